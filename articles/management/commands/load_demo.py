@@ -1,0 +1,63 @@
+"""Loads the demo people, references and the two demo articles. Idempotent: existing rows are left as
+they are, so a second run changes nothing (and never overwrites edits made since the first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from articles import demo_content
+from articles.models import Article, ArticleReference, ArticleVariant, Reference
+
+
+class Command(BaseCommand):
+    help = "Create demo users, references and articles (local development only)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            people = {person["username"]: self._person(person) for person in demo_content.PEOPLE}
+            references = {ref["key"]: self._reference(ref) for ref in demo_content.REFERENCES}
+            created = [
+                spec["slug"] for spec in demo_content.ARTICLES if self._article(spec, people["writer"], references)
+            ]
+        self.stdout.write(f"Demo content ready ({len(created)} article(s) created).")
+
+    def _person(self, spec: dict[str, Any]) -> User:
+        user, created = User.objects.get_or_create(
+            username=spec["username"],
+            defaults={"email": spec["email"], "is_staff": spec.get("staff", False)},
+        )
+        if created:
+            user.set_password(spec["password"])
+            user.is_superuser = spec.get("staff", False)
+            user.save()
+            profile = user.profile
+            profile.display_name = spec["display_name"]
+            profile.credentials = spec["credentials"]
+            profile.bio = spec["bio"]
+            profile.save()
+            if spec["group"]:
+                user.groups.add(Group.objects.get(name=spec["group"]))
+        return user
+
+    def _reference(self, spec: dict[str, Any]) -> Reference:
+        reference, _ = Reference.objects.get_or_create(key=spec["key"], defaults=spec)
+        return reference
+
+    def _article(self, spec: dict[str, Any], writer: User, references: dict[str, Reference]) -> bool:
+        if Article.objects.filter(slug=spec["slug"]).exists():
+            return False
+        article = Article.objects.create(
+            slug=spec["slug"], title=spec["title"], kind=spec["kind"], topic=spec["topic"],
+            # Replaced by the workflow's own approval once the review workflow lands.
+            status=Article.Status.APPROVED,
+        )  # fmt: skip
+        article.authors.add(writer)
+        for audience, fields in spec["variants"].items():
+            ArticleVariant.objects.create(article=article, audience=audience, **fields)
+        for key in spec["references"]:
+            ArticleReference.objects.create(article=article, reference=references[key])
+        return True

@@ -1,0 +1,51 @@
+"""The cast every test uses, and the real Celery worker for tests that need one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.contrib.auth.models import Group, User
+
+from articles.roles import ADVISORY_BOARD, WRITERS
+from contentreview.celery import app as celery_app
+
+
+def make_person(username: str, group: str | None = None, **extra: Any) -> User:
+    user = User.objects.create_user(username=username, password="a-test-password-123", **extra)
+    user.profile.display_name = username.replace("_", " ").title()
+    user.profile.credentials = "MD" if group == ADVISORY_BOARD else ""
+    user.profile.save()
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+class Cast:
+    """A writer, a co-writer, another writer, two board reviewers, a board member who also writes,
+    an editor (staff) and an outsider with an account but no role."""
+
+    def __init__(self) -> None:
+        self.writer = make_person("wanda_writer", WRITERS)
+        self.co_writer = make_person("colin_cowriter", WRITERS)
+        self.other_writer = make_person("olga_otherwriter", WRITERS)
+        self.reviewer = make_person("rita_reviewer", ADVISORY_BOARD)
+        self.reviewer2 = make_person("ravi_reviewer", ADVISORY_BOARD)
+        self.board_author = make_person("bea_boardauthor", ADVISORY_BOARD)
+        self.board_author.groups.add(Group.objects.get(name=WRITERS))
+        self.editor = make_person("eddie_editor", is_staff=True)
+        self.outsider = make_person("otto_outsider")
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    return Cast()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_blocker: Any) -> Iterator[Any]:
+    """A real worker in a thread, consuming from the real broker (never eager mode)."""
+    with django_db_blocker.unblock(), start_worker(celery_app, perform_ping_check=False, loglevel="WARNING") as w:
+        yield w

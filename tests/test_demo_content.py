@@ -1,0 +1,46 @@
+"""`load_demo` builds a usable site and is idempotent."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from articles.models import Article, Audience
+
+
+def row_counts() -> dict[str, int]:
+    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+
+
+@pytest.mark.django_db
+def test_load_demo_twice_changes_nothing() -> None:
+    call_command("load_demo")
+    first = row_counts()
+    call_command("load_demo")
+    assert row_counts() == first
+
+
+@pytest.mark.django_db
+def test_demo_has_people_in_every_role_and_two_complete_articles() -> None:
+    call_command("load_demo")
+    assert User.objects.filter(groups__name="Writers").count() == 1
+    assert User.objects.filter(groups__name="Advisory Board").count() == 2
+    assert User.objects.filter(is_staff=True).count() == 1
+    kinds = set(Article.objects.values_list("kind", flat=True))
+    assert kinds == {Article.Kind.QA, Article.Kind.NEWS}
+    for article in Article.objects.all():
+        assert {v.audience for v in article.variants.all()} == set(Audience.values)
+    qa = Article.objects.get(kind=Article.Kind.QA)
+    cited = qa.references.all()
+    assert cited.count() >= 6
+    assert sum(1 for ref in cited if ref.doi or ref.pmid) >= 6
+
+
+@pytest.mark.django_db
+def test_demo_articles_are_listed_on_the_home_page(client) -> None:  # type: ignore[no-untyped-def]
+    call_command("load_demo")
+    page = client.get("/").content.decode()
+    for article in Article.objects.all():
+        assert article.get_absolute_url() in page

@@ -139,6 +139,8 @@ class Reference(models.Model):
     pmcid = models.CharField("PMCID", max_length=20, unique=True, null=True, blank=True)
     url = models.URLField("URL", max_length=500, blank=True)
     metadata_status = models.CharField(max_length=10, choices=MetadataStatus.choices, default=MetadataStatus.COMPLETE)
+    metadata_error = models.TextField(blank=True, help_text="Why the last metadata lookup failed, for the writer.")
+    metadata_fetched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -207,6 +207,14 @@ REVIEW_INTERVAL_DAYS = env_int("REVIEW_INTERVAL_DAYS", 365)
 PUBLISH_PENDING = env_bool("PUBLISH_PENDING", False)
 PATIENT_MAX_GRADE = env_int("PATIENT_MAX_GRADE", 8)
 
+# --- Outside services (tests point these at a loopback server speaking the same formats) --------
+CROSSREF_API_URL = env_str("CROSSREF_API_URL", "https://api.crossref.org")
+EUTILS_API_URL = env_str("EUTILS_API_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils")
+# Crossref's "polite pool" wants a contact address; NCBI allows 10 requests/s with a key, 3 without.
+CROSSREF_MAILTO = env_str("CROSSREF_MAILTO", "")
+NCBI_API_KEY = env_str("NCBI_API_KEY", "")
+OUTSIDE_HTTP_TIMEOUT_SECONDS = env_int("OUTSIDE_HTTP_TIMEOUT_SECONDS", 10)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("desk/", desk.dashboard, name="dashboard"),
+    path("library/", include("articles.library_urls")),
     path("admin/", admin.site.urls),
     path("", include("articles.urls")),
 ]

@@ -5,6 +5,8 @@ Status is written only by `articles.workflow`; nothing here holds a business rul
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -39,6 +41,24 @@ class ArticleQuerySet(models.QuerySet["Article"]):
     def approved(self) -> ArticleQuerySet:
         return self.filter(status=Article.Status.APPROVED)
 
+    def published(self) -> ArticleQuerySet:
+        """Articles readers can see: those with a live publication, whatever their working copy is doing."""
+        return self.filter(live_publication__isnull=False).select_related("live_publication")
+
+    def visible_to_staff_of(self, user: object) -> ArticleQuerySet:
+        """Working copies a person may open: authors their own; the Advisory Board and staff all."""
+        from .roles import is_board_member, is_editor
+
+        if is_board_member(user) or is_editor(user):
+            return self.all()
+        if getattr(user, "is_authenticated", False):
+            return self.filter(authors=user)
+        return self.none()
+
+    def due_for_rereview(self, now: datetime) -> ArticleQuerySet:
+        cutoff = now - timedelta(days=settings.REVIEW_INTERVAL_DAYS)
+        return self.filter(status=Article.Status.APPROVED, approved_at__lte=cutoff)
+
     def authored_by(self, user: object) -> ArticleQuerySet:
         return self.filter(authors=user)
 
@@ -63,6 +83,14 @@ class Article(models.Model):
     topic = models.CharField(max_length=80, db_index=True, help_text="e.g. Asthma, Dermatology")
     authors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="authored_articles")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    # Bumped on every saved change of the text; approvals and the editor's conflict check pin it.
+    content_version = models.PositiveIntegerField(default=1)
+    approved_at = models.DateTimeField(null=True, blank=True, help_text="Last approval or re-review.")
+    # What readers see: the last approved snapshot, untouched by later edits until the next approval.
+    live_publication = models.ForeignKey(
+        "Publication", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rereview_notified_at = models.DateTimeField(null=True, blank=True)
     references = models.ManyToManyField("Reference", through="ArticleReference", related_name="articles")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -169,3 +197,152 @@ class ArticleReference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article.slug} → {self.reference.key}"
+
+
+class ReviewRound(models.Model):
+    """One submission and what the Advisory Board did with it. Round 2 starts on resubmission."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Open"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="review_rounds")
+    number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.OPEN)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["article", "number"]
+        constraints = [models.UniqueConstraint(fields=["article", "number"], name="one_round_number_per_article")]
+
+    def __str__(self) -> str:
+        return f"{self.article.slug} round {self.number}"
+
+
+class ReviewAssignment(models.Model):
+    """A named reviewer on a round: due date, conflict-of-interest declaration and recommendation."""
+
+    class Recommendation(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVE = "approve", "Approve"
+        CHANGES = "changes", "Changes requested"
+
+    review_round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, related_name="assignments")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_assignments")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField()
+    recommendation = models.CharField(max_length=10, choices=Recommendation.choices, default=Recommendation.PENDING)
+    # The reviewer's declaration before deciding: "none" or the conflict in their own words.
+    conflict_of_interest = models.TextField(blank=True)
+    coi_declared_at = models.DateTimeField(null=True, blank=True)
+    approved_content_version = models.PositiveIntegerField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["review_round", "reviewer"], name="one_assignment_per_reviewer_per_round")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} on {self.review_round}"
+
+
+class ReviewComment(models.Model):
+    """The review conversation, kept across rounds so round 2 sees what round 1 asked for."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="review_comments")
+    review_round = models.ForeignKey(ReviewRound, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on {self.article.slug}"
+
+
+class WorkflowEvent(models.Model):
+    """Append-only record of every step: who moved the article, from what, to what, why, and when."""
+
+    class Action(models.TextChoices):
+        SUBMIT = "submit", "Submitted"
+        WITHDRAW = "withdraw", "Withdrawn"
+        ASSIGN = "assign", "Reviewer assigned"
+        START_REVIEW = "start_review", "Review started"
+        APPROVAL_RECORDED = "approval_recorded", "Approval recorded"
+        APPROVE = "approve", "Approved"
+        REQUEST_CHANGES = "request_changes", "Changes requested"
+        REOPEN = "reopen", "Edited after approval"
+        EDIT_DURING_REVIEW = "edit_during_review", "Edited during review"
+        REREVIEW_CONFIRMED = "rereview_confirmed", "Re-review: still accurate"
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    action = models.CharField(max_length=24, choices=Action.choices)
+    from_status = models.CharField(max_length=20, choices=Article.Status.choices)
+    to_status = models.CharField(max_length=20, choices=Article.Status.choices)
+    note = models.TextField(blank=True)
+    review_round = models.ForeignKey(ReviewRound, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    content_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.article.slug}: {self.get_action_display()}"
+
+
+class Publication(models.Model):
+    """An immutable snapshot of what was approved: both audiences' rendered, sanitised HTML, the
+    reference list as it stood, and who approved it with their credentials. Never edited after creation."""
+
+    article = models.ForeignKey(Article, on_delete=models.PROTECT, related_name="publications")
+    content_version = models.PositiveIntegerField()
+    revision = models.ForeignKey(
+        "reversion.Revision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10, choices=Article.Kind.choices)
+    topic = models.CharField(max_length=80)
+    reviewers = models.JSONField(help_text="[{name, credentials}] of the approving board members.")
+    authors = models.JSONField(help_text="[{name, credentials, bio}] of the writers.")
+    approved_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-approved_at"]
+        get_latest_by = "approved_at"
+
+    def __str__(self) -> str:
+        return f"{self.title} (approved {self.approved_at:%Y-%m-%d})"
+
+    def variant(self, audience: str) -> PublishedVariant | None:
+        return next((v for v in self.variants.all() if v.audience == audience), None)
+
+
+class PublishedVariant(models.Model):
+    publication = models.ForeignKey(Publication, on_delete=models.PROTECT, related_name="variants")
+    audience = models.CharField(max_length=12, choices=Audience.choices)
+    title = models.CharField(max_length=300)
+    summary = models.TextField()
+    body_html = models.TextField()
+    references_html = models.TextField(blank=True)
+    references = models.JSONField(default=list, help_text="The cited references as they stood, in number order.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["publication", "audience"], name="one_published_variant_per_audience")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.publication} ({self.audience})"

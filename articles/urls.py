@@ -6,5 +6,6 @@ app_name = "articles"
 
 urlpatterns = [
     path("", reader.index, name="index"),
-    path("articles/<slug:slug>/", reader.detail, name="detail"),
+    path("articles/<slug:slug>/", reader.choose_audience, name="detail"),
+    path("articles/<slug:slug>/<slug:audience>/", reader.article_page, name="audience"),
 ]

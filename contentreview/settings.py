@@ -137,7 +137,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "articles:index"
 
 # --- Internationalisation -----------------------------------------------------------------------
@@ -194,6 +194,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 # The one place for periodic jobs (beat reads it; workers on any machine run them).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "review-reminders-daily": {
+        "task": "articles.tasks.send_review_reminders",
+        "schedule": crontab(hour=6, minute=0),
+    },
     "heartbeat-every-5-minutes": {
         "task": "articles.tasks.heartbeat",
         "schedule": crontab(minute="*/5"),

@@ -14,12 +14,15 @@ from contentreview.celery import app as celery_app
 
 
 def make_person(username: str, group: str | None = None, **extra: Any) -> User:
-    user = User.objects.create_user(username=username, password="a-test-password-123", **extra)
+    user = User.objects.create_user(
+        username=username, email=f"{username}@example.org", password="a-test-password-123", **extra
+    )
     user.profile.display_name = username.replace("_", " ").title()
     user.profile.credentials = "MD" if group == ADVISORY_BOARD else ""
     user.profile.save()
     if group:
-        user.groups.add(Group.objects.get(name=group))
+        # get_or_create: transactional tests flush the groups the data migration made.
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
     return user
 
 
@@ -34,9 +37,15 @@ class Cast:
         self.reviewer = make_person("rita_reviewer", ADVISORY_BOARD)
         self.reviewer2 = make_person("ravi_reviewer", ADVISORY_BOARD)
         self.board_author = make_person("bea_boardauthor", ADVISORY_BOARD)
-        self.board_author.groups.add(Group.objects.get(name=WRITERS))
+        self.board_author.groups.add(Group.objects.get_or_create(name=WRITERS)[0])
         self.editor = make_person("eddie_editor", is_staff=True)
         self.outsider = make_person("otto_outsider")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # Tests create many people; the production hasher is deliberately slow.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -1,16 +1,335 @@
-"""The signed-in person's starting point: what their role has waiting for them."""
+"""Signed-in pages: the writer's articles, the Advisory Board's queue, and the article desk page where
+everyone involved sees the versions, the review thread, the timeline and their next step.
+
+Views only translate HTTP to calls of articles.workflow / articles.editing and back.
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from collections.abc import Callable
+from datetime import datetime, time
+from typing import Any
 
-from .. import roles
-from ..models import Article
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max, Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from .. import editing, roles, workflow
+from ..forms import (
+    ApproveForm,
+    ArticleForm,
+    AssignForm,
+    CommentForm,
+    NoteForm,
+    RequestChangesForm,
+    article_text,
+    variant_forms,
+)
+from ..models import Article, Audience, ReviewAssignment, ReviewRound
+
+TRACKER = [
+    (Article.Status.SUBMITTED, "Submitted"),
+    (Article.Status.UNDER_REVIEW, "Under Review"),
+    (Article.Status.APPROVED, "Approved"),
+]
+
+
+def _desk_queryset() -> Any:
+    return Article.objects.with_variants().prefetch_related(
+        Prefetch("review_rounds", queryset=ReviewRound.objects.prefetch_related("assignments__reviewer__profile"))
+    )
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    mine = Article.objects.authored_by(request.user).with_variants() if roles.is_writer(request.user) else []
-    return render(request, "articles/dashboard.html", {"my_articles": mine})
+def home(request: HttpRequest) -> HttpResponse:
+    if roles.is_board_member(request.user):
+        return redirect("desk:queue")
+    if roles.is_writer(request.user):
+        return redirect("desk:mine")
+    if roles.is_editor(request.user):
+        return redirect("desk:queue")
+    return redirect("articles:index")
+
+
+@login_required
+def my_articles(request: HttpRequest) -> HttpResponse:
+    if not roles.is_writer(request.user):
+        raise PermissionDenied
+    articles = (
+        _desk_queryset()
+        .authored_by(request.user)
+        .annotate(round_number=Max("review_rounds__number"), last_comment_at=Max("review_comments__created_at"))
+        .order_by("-updated_at")
+    )
+    rows = [{"article": a, "next_action": _next_action_for_writer(a)} for a in articles]
+    return render(request, "articles/desk/my_articles.html", {"rows": rows})
+
+
+def _next_action_for_writer(article: Article) -> str:
+    return {
+        Article.Status.DRAFT: "Finish and submit",
+        Article.Status.SUBMITTED: "Waiting for a reviewer",
+        Article.Status.UNDER_REVIEW: "Being reviewed",
+        Article.Status.APPROVED: "Live; edit to start a new version",
+    }[article.status]
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not (roles.is_board_member(user) or roles.is_editor(user)):
+        raise PermissionDenied
+    now = timezone.now()
+    open_assignments = ReviewAssignment.objects.filter(review_round__outcome=ReviewRound.Outcome.OPEN)
+    waiting = (
+        Article.objects.filter(status=Article.Status.SUBMITTED)
+        .annotate(submitted_at=Max("review_rounds__opened_at"))
+        .prefetch_related(
+            Prefetch("review_rounds__assignments", queryset=open_assignments.select_related("reviewer__profile"))
+        )
+        .order_by("submitted_at")
+    )
+    mine = (
+        Article.objects.filter(
+            status=Article.Status.UNDER_REVIEW,
+            review_rounds__assignments__reviewer=user,
+            review_rounds__outcome=ReviewRound.Outcome.OPEN,
+        )
+        .annotate(submitted_at=Max("review_rounds__opened_at"))
+        .order_by("submitted_at")
+        .distinct()
+    )
+    my_due = {
+        a.review_round.article_id: a for a in open_assignments.filter(reviewer=user).select_related("review_round")
+    }
+    context = {
+        "waiting": [_queue_row(a, now, my_due) for a in waiting],
+        "mine": [_queue_row(a, now, my_due) for a in mine],
+        "rereview": Article.objects.due_for_rereview(now).order_by("approved_at"),
+        "now": now,
+    }
+    return render(request, "articles/desk/queue.html", context)
+
+
+def _queue_row(article: Article, now: datetime, my_assignments: dict[int, ReviewAssignment]) -> dict[str, Any]:
+    mine = my_assignments.get(article.pk)
+    due_at = mine.due_at if mine else None
+    return {
+        "article": article,
+        "due_at": due_at,
+        "overdue": bool(due_at and due_at < now),
+        "assigned_to_me": mine is not None,
+    }
+
+
+# --- The article desk page -----------------------------------------------------------------------------
+
+
+def _visible_article(request: HttpRequest, slug: str) -> Article:
+    # Unpublished text: only its writers, the Advisory Board and editors; anyone else gets a 404.
+    return get_object_or_404(_desk_queryset().visible_to_staff_of(request.user), slug=slug)
+
+
+def _article_context(request: HttpRequest, article: Article, **forms: Any) -> dict[str, Any]:
+    user = request.user
+    rounds = list(article.review_rounds.all())
+    comments = list(article.review_comments.select_related("author__profile", "review_round"))
+    return {
+        "article": article,
+        "tracker": TRACKER,
+        "versions": [{"audience": audience, "variant": article.variant(audience.value)} for audience in Audience],
+        "problems": workflow.fitness_problems(article),
+        "actions": workflow.available_actions(article, user),
+        "rounds": [{"round": r, "comments": [c for c in comments if c.review_round_id == r.pk]} for r in rounds],
+        "loose_comments": [c for c in comments if c.review_round_id is None],
+        "events": article.events.select_related("actor__profile", "review_round"),
+        "approve_form": forms.get("approve_form") or ApproveForm(),
+        "changes_form": forms.get("changes_form") or RequestChangesForm(),
+        "comment_form": forms.get("comment_form") or CommentForm(),
+        "note_form": forms.get("note_form") or NoteForm(),
+        "assign_form": forms.get("assign_form") or AssignForm(),
+        "refusal": forms.get("refusal"),
+        "can_edit": editing.can_edit(user, article),
+    }
+
+
+@login_required
+def article_page(request: HttpRequest, slug: str) -> HttpResponse:
+    article = _visible_article(request, slug)
+    return render(request, "articles/desk/article.html", _article_context(request, article))
+
+
+# --- Actions: one POST endpoint per workflow step ------------------------------------------------------
+
+Handler = Callable[[HttpRequest, Article], Any]
+
+
+def _with_form(form_class: type, key: str, call: Callable[[HttpRequest, Article, Any], Any]) -> Handler:
+    def handler(request: HttpRequest, article: Article) -> Any:
+        form = form_class(request.POST)
+        if not form.is_valid():
+            return {key: form}
+        call(request, article, form)
+        return None
+
+    return handler
+
+
+def _assign(request: HttpRequest, article: Article, form: AssignForm) -> None:
+    due_on = form.cleaned_data["due_on"]
+    due_at = timezone.make_aware(datetime.combine(due_on, time(23, 59))) if due_on else None
+    workflow.assign_reviewers(article, by=request.user, reviewers=list(form.cleaned_data["reviewers"]), due_at=due_at)
+
+
+def _start_review(request: HttpRequest, article: Article) -> None:
+    workflow.start_review(article, by=request.user)
+
+
+ACTIONS: dict[str, tuple[Handler, str]] = {
+    "submit": (
+        _with_form(NoteForm, "note_form", lambda r, a, f: workflow.submit(a, by=r.user, note=f.cleaned_data["note"])),
+        "Submitted to the Medical Advisory Board.",
+    ),
+    "withdraw": (
+        _with_form(NoteForm, "note_form", lambda r, a, f: workflow.withdraw(a, by=r.user, note=f.cleaned_data["note"])),
+        "Withdrawn; the article is a draft again.",
+    ),
+    "start_review": (_start_review, "Review started; the article is assigned to you."),
+    "approve": (
+        _with_form(
+            ApproveForm,
+            "approve_form",
+            lambda r, a, f: workflow.approve(
+                a, by=r.user, conflict_of_interest=f.declaration(), note=f.cleaned_data["note"]
+            ),
+        ),
+        "Your approval is recorded.",
+    ),
+    "request_changes": (
+        _with_form(
+            RequestChangesForm,
+            "changes_form",
+            lambda r, a, f: workflow.request_changes(a, by=r.user, note=f.cleaned_data["note"]),
+        ),
+        "Changes requested; the writers have been told.",
+    ),
+    "confirm_still_accurate": (
+        _with_form(
+            ApproveForm,
+            "approve_form",
+            lambda r, a, f: workflow.confirm_still_accurate(
+                a, by=r.user, conflict_of_interest=f.declaration(), note=f.cleaned_data["note"]
+            ),
+        ),
+        "Re-review recorded.",
+    ),
+    "assign": (_with_form(AssignForm, "assign_form", _assign), "Reviewers assigned."),
+    "comment": (
+        _with_form(
+            CommentForm, "comment_form", lambda r, a, f: workflow.add_comment(a, by=r.user, body=f.cleaned_data["body"])
+        ),
+        "Comment added.",
+    ),
+}
+
+
+@require_POST
+def act(request: HttpRequest, slug: str, action: str) -> HttpResponse:
+    if not request.user.is_authenticated or action not in ACTIONS:
+        raise PermissionDenied
+    handler, success = ACTIONS[action]
+    article = get_object_or_404(_desk_queryset(), slug=slug)
+    try:
+        invalid_forms = handler(request, article)
+    except workflow.TransitionNotAllowed as refusal:
+        return render(request, "articles/desk/refused.html", {"article": article, "reason": str(refusal)}, status=403)
+    except workflow.NotFit as refusal:
+        return _rerender(request, slug, status=400, refusal=refusal.reasons)
+    except workflow.WrongState as refusal:
+        return _rerender(request, slug, status=409, refusal=[str(refusal)])
+    except workflow.WorkflowError as refusal:
+        return _rerender(request, slug, status=400, refusal=[str(refusal)], posted=request.POST)
+    if invalid_forms:
+        return _rerender(request, slug, status=400, **invalid_forms)
+    messages.success(request, success)
+    return redirect("desk:article", slug=slug)
+
+
+def _rerender(request: HttpRequest, slug: str, *, status: int, posted: Any = None, **forms: Any) -> HttpResponse:
+    """Show the page again with what went wrong, keeping what the person typed."""
+    article = _visible_article(request, slug)
+    if posted is not None:
+        forms.setdefault("approve_form", ApproveForm(posted))
+        forms.setdefault("changes_form", RequestChangesForm(initial={"note": posted.get("note", "")}))
+    return render(request, "articles/desk/article.html", _article_context(request, article, **forms), status=status)
+
+
+# --- Editor --------------------------------------------------------------------------------------------
+
+
+@login_required
+def new_article(request: HttpRequest) -> HttpResponse:
+    if not roles.is_writer(request.user):
+        raise PermissionDenied
+    article_form = ArticleForm(request.POST or None)
+    forms_by_audience = variant_forms(request.POST or None)
+    if request.method == "POST" and article_form.is_valid() and all(f.is_valid() for f in forms_by_audience.values()):
+        article = editing.create_article(by=request.user, text=article_text(article_form, forms_by_audience))
+        return redirect("desk:article", slug=article.slug)
+    return render(
+        request, "articles/desk/editor.html", {"article_form": article_form, "panels": _panels(forms_by_audience)}
+    )
+
+
+@login_required
+def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
+    article = _visible_article(request, slug)
+    if not editing.can_edit(request.user, article):
+        raise PermissionDenied
+    if request.method != "POST":
+        current = editing.current_text(article)
+        article_form = ArticleForm(initial={**vars(current), "base_version": article.content_version})
+        return _editor(request, article, article_form, variant_forms(initial=current.variants))
+    article_form, forms_by_audience = ArticleForm(request.POST), variant_forms(request.POST)
+    if not (article_form.is_valid() and all(f.is_valid() for f in forms_by_audience.values())):
+        return _editor(request, article, article_form, forms_by_audience, status=400)
+    text = article_text(article_form, forms_by_audience)
+    try:
+        changed = editing.save_article(
+            article, by=request.user, base_version=article_form.cleaned_data["base_version"] or 0, text=text
+        )
+    except editing.EditConflict as conflict:
+        return render(
+            request,
+            "articles/desk/conflict.html",
+            {
+                "article": conflict.article,
+                "mine": text,
+                "theirs": editing.current_text(conflict.article),
+                "article_form": article_form,
+                "panels": _panels(forms_by_audience),
+            },
+            status=409,
+        )
+    messages.success(request, "Saved." if changed else "Nothing changed.")
+    return redirect("desk:article", slug=article.slug)
+
+
+def _editor(
+    request: HttpRequest, article: Article, article_form: ArticleForm, forms_by_audience: Any, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "articles/desk/editor.html",
+        {"article": article, "article_form": article_form, "panels": _panels(forms_by_audience)},
+        status=status,
+    )
+
+
+def _panels(forms_by_audience: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"audience": Audience(a), "form": form} for a, form in forms_by_audience.items()]

@@ -1,0 +1,17 @@
+"""URLs of the signed-in desk: writing, review queue, and the article desk page with its actions."""
+
+from django.urls import path
+
+from .views import desk
+
+app_name = "desk"
+
+urlpatterns = [
+    path("", desk.home, name="home"),
+    path("queue/", desk.queue, name="queue"),
+    path("articles/", desk.my_articles, name="mine"),
+    path("articles/new/", desk.new_article, name="new"),
+    path("articles/<slug:slug>/", desk.article_page, name="article"),
+    path("articles/<slug:slug>/edit/", desk.edit_article, name="edit"),
+    path("articles/<slug:slug>/do/<slug:action>/", desk.act, name="act"),
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command, execute_from_command_line
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
@@ -309,20 +309,18 @@ def test_command_imports_and_prints_the_report(cast, library, capsys):
     assert (article.kind, article.topic, article.status) == ("news", "Asthma", "draft")
 
 
-def test_command_exits_non_zero_with_the_reason_on_a_truncated_file(cast, library, tmp_path, capsys):
+def test_command_exits_non_zero_with_the_reason_on_a_truncated_file(cast, library, tmp_path):
     truncated = tmp_path / "cut.txt"
     truncated.write_text(QA_TEXT[: QA_TEXT.index("Chest, 2018")], encoding="utf-8")
     before = row_counts()
 
-    with pytest.raises(SystemExit) as exit_info:
-        execute_from_command_line(
-            ["manage.py", "import_article", str(truncated), "--audience", "patient", "--author", cast.writer.username]
-        )
+    # call_command, not execute_from_command_line: the latter closes the test's database connection.
+    with pytest.raises(CommandError) as failure:
+        call_command("import_article", str(truncated), "--audience", "patient", "--author", cast.writer.username)
 
-    assert exit_info.value.code != 0
-    err = capsys.readouterr().err
-    assert f"Line {line_of('Classification of cough')}: reference 10 is incomplete" in err
-    assert "Nothing was imported." in err
+    assert failure.value.returncode != 0  # what manage.py exits with
+    assert f"Line {line_of('Classification of cough')}: reference 10 is incomplete" in str(failure.value)
+    assert "Nothing was imported." in str(failure.value)
     assert row_counts() == before
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils.text import slugify
 
 from . import roles, workflow
-from .models import Article, ArticleVariant, Audience
+from .models import Article, ArticleReference, ArticleVariant, Audience, Reference
+from .rendering import find_citations
 
 
 class EditNotAllowed(workflow.TransitionNotAllowed):
@@ -65,6 +66,7 @@ def create_article(*, by: Any, text: ArticleText) -> Article:
                 )
                 article.authors.add(by)
                 _write_variants(article, text.variants)
+                attach_cited_references(article)
                 return article
         except IntegrityError:
             continue  # another writer took the same slug a moment ago: pick the next free one
@@ -81,6 +83,22 @@ def _write_variants(article: Article, variants: dict[str, VariantText]) -> None:
             audience=audience,
             defaults={"title": variant.title, "summary": variant.summary, "body": variant.body},
         )
+
+
+def attach_cited_references(article: Article) -> list[Reference]:
+    """Writers cite from the whole library: a cited library entry is attached to the article on save,
+    so the reference list and the checks see it. Unknown keys stay unknown (and block submission)."""
+    uses = [use for variant in article.variants.all() for use in find_citations(variant.body)]
+    keys = {use.key for use in uses}
+    plain = {k for k in keys if not k.startswith(("doi:", "pmid:"))}
+    dois = {k[4:] for k in keys if k.startswith("doi:")}
+    pmids = {k[5:] for k in keys if k.startswith("pmid:")}
+    cited = Reference.objects.filter(Q(key__in=plain) | Q(doi__in=dois) | Q(pmid__in=pmids))
+    missing = list(cited.exclude(article_links__article=article))
+    ArticleReference.objects.bulk_create(
+        [ArticleReference(article=article, reference=ref) for ref in missing], ignore_conflicts=True
+    )
+    return missing
 
 
 def current_text(article: Article) -> ArticleText:
@@ -116,6 +134,7 @@ def save_article(article: Article, *, by: Any, base_version: int, text: ArticleT
             title=text.title, kind=text.kind, topic=text.topic, content_version=F("content_version") + 1
         )
         _write_variants(locked, {a: text.variants.get(a, VariantText("", "", "")) for a in Audience.values})
+        attach_cited_references(locked)
         locked.refresh_from_db()
         workflow.record_edit(locked, by=by)
     article.refresh_from_db()

@@ -121,7 +121,9 @@ def import_article(
         except editing.EditNotAllowed as error:
             raise ImportFailed(str(error)) from error
         ArticleReference.objects.bulk_create(
-            ArticleReference(article=article, reference=ref) for ref in resolution.attached()
+            # ignore_conflicts: create_article already attached the cited entries that were in the library.
+            (ArticleReference(article=article, reference=ref) for ref in resolution.attached()),
+            ignore_conflicts=True,
         )
     return ImportReport(article, resolution.matched, resolution.created, unmatched)
 

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import notifications, publishing, roles
+from . import citing, notifications, publishing, roles
 from .models import Article, Audience, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
 
 Status = Article.Status
@@ -96,8 +96,12 @@ def _has_both_versions(article: Article) -> list[str]:
     return reasons
 
 
-# Later checks (citations resolve, reading level) register here, so every transition runs them all.
-FITNESS_CHECKS: list[FitnessCheck] = [_has_both_versions]
+def _citations_resolve(article: Article) -> list[str]:
+    return citing.check_citations(article).errors
+
+
+# Every check registered here runs on submit and on approval, and all reasons are reported together.
+FITNESS_CHECKS: list[FitnessCheck] = [_has_both_versions, _citations_resolve]
 
 
 def fitness_problems(article: Article) -> list[str]:

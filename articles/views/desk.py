@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import editing, roles, workflow
+from .. import citing, editing, roles, workflow
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -31,6 +31,7 @@ from ..forms import (
     variant_forms,
 )
 from ..models import Article, Audience, ReviewAssignment, ReviewRound
+from ..rendering import ReferenceLookup, render_article_text
 
 TRACKER = [
     (Article.Status.SUBMITTED, "Submitted"),
@@ -139,10 +140,12 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
     user = request.user
     rounds = list(article.review_rounds.all())
     comments = list(article.review_comments.select_related("author__profile", "review_round"))
+    lookup = ReferenceLookup.from_references(article.references.all())
     return {
         "article": article,
         "tracker": TRACKER,
-        "versions": [{"audience": audience, "variant": article.variant(audience.value)} for audience in Audience],
+        "versions": [_preview(article, audience, lookup) for audience in Audience],
+        "citation_warnings": citing.check_citations(article).warnings,
         "problems": workflow.fitness_problems(article),
         "actions": workflow.available_actions(article, user),
         "rounds": [{"round": r, "comments": [c for c in comments if c.review_round_id == r.pk]} for r in rounds],
@@ -156,6 +159,21 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
         "refusal": forms.get("refusal"),
         "can_edit": editing.can_edit(user, article),
     }
+
+
+def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
+    variant = article.variant(audience.value)
+    return {
+        "audience": audience,
+        "variant": variant,
+        "rendered": render_article_text(variant.body, lookup) if variant else None,
+    }
+
+
+def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
+    variant = article.variant(audience.value)
+    rendered = render_article_text(variant.body, lookup) if variant else None
+    return {"audience": audience, "variant": variant, "rendered": rendered}
 
 
 @login_required

@@ -3,11 +3,25 @@ decisions go through articles.workflow, never around it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.http import HttpRequest
+from reversion.admin import VersionAdmin
 
-from .models import Article, ArticleReference, ArticleVariant, Profile, Reference
+from . import editing
+from .models import (
+    Article,
+    ArticleReference,
+    ArticleVariant,
+    Profile,
+    Publication,
+    Reference,
+    ReviewAssignment,
+    WorkflowEvent,
+)
 
 
 class ProfileInline(admin.StackedInline):
@@ -51,14 +65,61 @@ class ArticleReferenceInline(admin.TabularInline):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
-    list_display = ["title", "kind", "topic", "status", "updated_at"]
+class ArticleAdmin(VersionAdmin):
+    """History and recover come from django-reversion. Status is never editable here, and a change saved
+    here has the same consequences as one saved in the editor (approved → new draft)."""
+
+    list_display = ["title", "kind", "topic", "status", "content_version", "updated_at"]
     list_filter = ["status", "kind", "topic"]
     search_fields = ["title", "slug", "topic"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["status", "created_at", "updated_at"]
+    readonly_fields = ["status", "content_version", "approved_at", "live_publication", "created_at", "updated_at"]
+    exclude = ["rereview_notified_at"]
     filter_horizontal = ["authors"]
     inlines = [ArticleVariantInline, ArticleReferenceInline]
+
+    def save_model(self, request: HttpRequest, obj: Article, form: Any, change: bool) -> None:
+        # An unchanged form saves nothing, so no revision is recorded for it.
+        if not change or form.has_changed():
+            super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if change and (form.has_changed() or any(formset.has_changed() for formset in formsets)):
+            editing.record_admin_edit(form.instance, by=request.user)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The record of the workflow: visible to editors, never written from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WorkflowEvent)
+class WorkflowEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "article", "action", "actor", "from_status", "to_status", "content_version"]
+    list_filter = ["action"]
+    list_select_related = ["article", "actor"]
+    search_fields = ["article__title", "note"]
+
+
+@admin.register(ReviewAssignment)
+class ReviewAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["review_round", "reviewer", "recommendation", "due_at", "decided_at", "conflict_of_interest"]
+    list_select_related = ["review_round__article", "reviewer"]
+
+
+@admin.register(Publication)
+class PublicationAdmin(ReadOnlyAdmin):
+    list_display = ["title", "approved_at", "content_version", "revision"]
+    list_select_related = ["revision"]
 
 
 @admin.register(Reference)

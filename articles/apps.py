@@ -7,3 +7,4 @@ class ArticlesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401 - connects the receivers
+        from .admin_pages import SitePageAdmin  # noqa: F401 - registers the site pages' admin

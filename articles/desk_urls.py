@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import desk
+from .views import desk, history
 
 app_name = "desk"
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("articles/<slug:slug>/", desk.article_page, name="article"),
     path("articles/<slug:slug>/edit/", desk.edit_article, name="edit"),
     path("articles/<slug:slug>/do/<slug:action>/", desk.act, name="act"),
+    path("articles/<slug:slug>/history/", history.history, name="history"),
+    path("articles/<slug:slug>/revisions/<int:revision_id>/", history.revision_preview, name="revision"),
+    path("articles/<slug:slug>/revisions/<int:revision_id>/revert/", history.revert, name="revert"),
+    path("articles/<slug:slug>/diff/", history.diff, name="diff"),
 ]

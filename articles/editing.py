@@ -4,16 +4,17 @@ draft, approvals reset during review) are decided in `articles.workflow.record_e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+import reversion
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.text import slugify
 
-from . import roles, workflow
+from . import roles, versioning, workflow
 from .models import Article, ArticleReference, ArticleVariant, Audience, Reference
 from .rendering import find_citations
+from .texts import ArticleText, VariantText
 
 
 class EditNotAllowed(workflow.TransitionNotAllowed):
@@ -28,21 +29,6 @@ class EditConflict(Exception):
         self.article = article
 
 
-@dataclass(frozen=True)
-class VariantText:
-    title: str
-    summary: str
-    body: str
-
-
-@dataclass(frozen=True)
-class ArticleText:
-    title: str
-    kind: str
-    topic: str
-    variants: dict[str, VariantText] = field(default_factory=dict)
-
-
 def can_edit(user: Any, article: Article) -> bool:
     return roles.is_editor(user) or (roles.is_writer(user) and workflow.is_author(user, article))
 
@@ -55,7 +41,7 @@ def _unique_slug(title: str) -> str:
     return slug
 
 
-def create_article(*, by: Any, text: ArticleText) -> Article:
+def create_article(*, by: Any, text: ArticleText, comment: str = "Created") -> Article:
     if not roles.is_writer(by):
         raise EditNotAllowed("Only writers can start articles.")
     for _attempt in range(3):
@@ -64,9 +50,10 @@ def create_article(*, by: Any, text: ArticleText) -> Article:
                 article = Article.objects.create(
                     slug=_unique_slug(text.title), title=text.title, kind=text.kind, topic=text.topic
                 )
-                article.authors.add(by)
-                _write_variants(article, text.variants)
-                attach_cited_references(article)
+                with versioning.article_revision(article, by=by, comment=comment):
+                    article.authors.add(by)
+                    _write_variants(article, _normalised(text).variants)
+                    attach_cited_references(article)
                 return article
         except IntegrityError:
             continue  # another writer took the same slug a moment ago: pick the next free one
@@ -119,23 +106,85 @@ def _normalised(text: ArticleText) -> ArticleText:
     return ArticleText(clean(text.title), text.kind, clean(text.topic), variants)
 
 
-def save_article(article: Article, *, by: Any, base_version: int, text: ArticleText) -> bool:
-    """Save the editor's text on top of `base_version`. Returns False when nothing changed."""
-    text = _normalised(text)
+def save_article(article: Article, *, by: Any, base_version: int, text: ArticleText, comment: str = "") -> bool:
+    """Save the editor's text on top of `base_version`. Returns False (and records no revision) when
+    nothing changed; raises EditConflict when someone saved a newer version meanwhile."""
+    return _apply(article, by=by, base_version=base_version, text=_normalised(text), comment=comment or "Edited")
+
+
+def revert_article(article: Article, *, by: Any, revision_id: int) -> bool:
+    """Make the text what it was in an earlier revision. This is a new revision; nothing is deleted,
+    and the usual consequences of an edit apply (an approved article goes back to draft)."""
+    from reversion.models import Revision
+
+    revision = Revision.objects.get(
+        pk=revision_id, version__object_id=str(article.pk), version__content_type__model="article"
+    )
+    old = versioning.snapshot(revision, article)
+    article.refresh_from_db()
+    return _apply(
+        article,
+        by=by,
+        base_version=article.content_version,
+        text=_normalised(old.text),
+        comment=f"Reverted to revision {revision_id}",
+        reference_ids=old.reference_ids,
+    )
+
+
+def _apply(
+    article: Article,
+    *,
+    by: Any,
+    base_version: int,
+    text: ArticleText,
+    comment: str,
+    reference_ids: frozenset[int] | None = None,
+) -> bool:
     with transaction.atomic():
         locked = Article.objects.select_for_update().get(pk=article.pk)
         if not can_edit(by, locked):
             raise EditNotAllowed("Only the article's writers and editors can edit it.")
         if locked.content_version != base_version:
             raise EditConflict(locked)
-        if _normalised(current_text(locked)) == text:
+        same_links = reference_ids is None or reference_ids == _linked_ids(locked)
+        if _normalised(current_text(locked)) == text and same_links:
             return False
-        Article.objects.filter(pk=locked.pk).update(
-            title=text.title, kind=text.kind, topic=text.topic, content_version=F("content_version") + 1
-        )
-        _write_variants(locked, {a: text.variants.get(a, VariantText("", "", "")) for a in Audience.values})
+        with versioning.article_revision(locked, by=by, comment=comment):
+            Article.objects.filter(pk=locked.pk).update(
+                title=text.title, kind=text.kind, topic=text.topic, content_version=F("content_version") + 1
+            )
+            _write_variants(locked, {a: text.variants.get(a, VariantText("", "", "")) for a in Audience.values})
+            if reference_ids is not None:
+                _set_links(locked, reference_ids)
+            attach_cited_references(locked)
+            locked.refresh_from_db()
+            workflow.record_edit(locked, by=by)
+    article.refresh_from_db()
+    return True
+
+
+def record_admin_edit(article: Article, *, by: Any) -> None:
+    """The admin saved a change (inside the admin's own revision): count it as an edit like any other."""
+    with transaction.atomic():
+        locked = Article.objects.select_for_update().get(pk=article.pk)
+        Article.objects.filter(pk=locked.pk).update(content_version=F("content_version") + 1)
         attach_cited_references(locked)
         locked.refresh_from_db()
         workflow.record_edit(locked, by=by)
-    article.refresh_from_db()
-    return True
+        if reversion.is_active():
+            # Re-add the article last so the revision holds it with every inline as saved.
+            reversion.add_to_revision(locked)
+
+
+def _linked_ids(article: Article) -> frozenset[int]:
+    return frozenset(article.reference_links.values_list("reference_id", flat=True))
+
+
+def _set_links(article: Article, reference_ids: frozenset[int]) -> None:
+    # References deleted from the library since that revision cannot come back; the rest are re-linked.
+    existing = set(Reference.objects.filter(pk__in=reference_ids).values_list("pk", flat=True))
+    article.reference_links.exclude(reference_id__in=existing).delete()
+    ArticleReference.objects.bulk_create(
+        [ArticleReference(article=article, reference_id=pk) for pk in existing], ignore_conflicts=True
+    )

@@ -17,6 +17,10 @@ class ArticleForm(forms.Form):
     kind = forms.ChoiceField(choices=Article.Kind.choices)
     topic = forms.CharField(max_length=80, help_text="e.g. Asthma, Dermatology")
     base_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    base_revision = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    comment = forms.CharField(
+        max_length=200, required=False, label="What changed (optional)", help_text="Shown in the article's history."
+    )
 
 
 class VariantForm(forms.Form):

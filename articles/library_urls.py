@@ -1,7 +1,17 @@
 """URLs of the reference library (writers and reviewers)."""
 
-from django.urls import path  # noqa: F401 - used as the library views land
+from __future__ import annotations
+
+from django.urls import path
+
+from .views import library
 
 app_name = "library"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", library.reference_list, name="list"),
+    path("new/", library.reference_create, name="create"),
+    path("add/", library.add_by_identifier, name="add_by_identifier"),
+    path("<int:pk>/", library.reference_detail, name="detail"),
+    path("<int:pk>/edit/", library.reference_edit, name="edit"),
+]

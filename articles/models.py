@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import reversion
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -294,6 +295,10 @@ class WorkflowEvent(models.Model):
     note = models.TextField(blank=True)
     review_round = models.ForeignKey(ReviewRound, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     content_version = models.PositiveIntegerField()
+    # The revision of the text the step acted on (what was submitted, approved, sent back).
+    revision = models.ForeignKey(
+        "reversion.Revision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -301,6 +306,33 @@ class WorkflowEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article.slug}: {self.get_action_display()}"
+
+
+# Revisions (django-reversion) hold the whole article: its fields, both audience versions and its reference
+# links with the references as they stood. Status and approval bookkeeping are left out on purpose:
+# they change only through the workflow, and restoring old text must never restore an old status.
+# Registered here, with the models, so it happens before the admin's VersionAdmin would register them.
+REVISION_REFERENCE_FIELDS = [
+    "key",
+    "kind",
+    "title",
+    "authors",
+    "source",
+    "year",
+    "volume",
+    "pages",
+    "doi",
+    "pmid",
+    "url",
+]
+reversion.register(Reference, fields=REVISION_REFERENCE_FIELDS)
+reversion.register(ArticleVariant, fields=["article", "audience", "title", "summary", "body"])
+reversion.register(ArticleReference, fields=["article", "reference"], follow=["reference"])
+reversion.register(
+    Article,
+    fields=["slug", "title", "kind", "topic", "authors", "content_version"],
+    follow=["variants", "reference_links"],
+)
 
 
 class Publication(models.Model):
@@ -346,3 +378,22 @@ class PublishedVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.publication} ({self.audience})"
+
+
+class SitePage(models.Model):
+    """A page of the public site written by staff in the admin, e.g. the editorial policy (Markdown)."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=300, blank=True, help_text="One sentence for search engines.")
+    body = models.TextField(help_text="Markdown.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:site_page", kwargs={"slug": self.slug})

@@ -6,6 +6,7 @@ app_name = "articles"
 
 urlpatterns = [
     path("", reader.index, name="index"),
+    path("about/<slug:slug>/", reader.site_page, name="site_page"),
     path("articles/<slug:slug>/", reader.choose_audience, name="detail"),
     path("articles/<slug:slug>/<slug:audience>/", reader.article_page, name="audience"),
 ]

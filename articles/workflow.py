@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import citing, notifications, publishing, roles
+from . import citing, notifications, publishing, readability, roles, versioning
 from .models import Article, Audience, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
 
 Status = Article.Status
@@ -101,7 +101,7 @@ def _citations_resolve(article: Article) -> list[str]:
 
 
 # Every check registered here runs on submit and on approval, and all reasons are reported together.
-FITNESS_CHECKS: list[FitnessCheck] = [_has_both_versions, _citations_resolve]
+FITNESS_CHECKS: list[FitnessCheck] = [_has_both_versions, _citations_resolve, readability.readability_problems]
 
 
 def fitness_problems(article: Article) -> list[str]:
@@ -157,6 +157,7 @@ def _record(
         note=note,
         review_round=review_round,
         content_version=article.content_version,
+        revision=versioning.latest_revision(article),
     )
 
 
@@ -311,7 +312,7 @@ def approve(article: Article, *, by: Any, conflict_of_interest: str, note: str =
             )
         _close_round(review_round, ReviewRound.Outcome.APPROVED)
         approvers = [a.reviewer for a in approvals_of_current_text.select_related("reviewer__profile")]
-        publication = publishing.publish(article, approvers=approvers)
+        publication = publishing.publish(article, approvers=approvers, revision=versioning.latest_revision(article))
         event = _move(
             article,
             Step(Action.APPROVE, Status.UNDER_REVIEW, Status.APPROVED),

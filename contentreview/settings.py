@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "reversion",
     "articles",
 ]
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "contentreview.urls"
@@ -176,6 +178,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# django-csp 4: scripts and styles only from our own origin, so no inline script can run (JSON-LD is a
+# data block, not a script, and is not affected). The Django admin loads only files too.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
@@ -210,6 +228,12 @@ APPROVALS_REQUIRED = env_int("APPROVALS_REQUIRED", 1)
 REVIEW_INTERVAL_DAYS = env_int("REVIEW_INTERVAL_DAYS", 365)
 PUBLISH_PENDING = env_bool("PUBLISH_PENDING", False)
 PATIENT_MAX_GRADE = env_int("PATIENT_MAX_GRADE", 8)
+# "smog" (the default: validated for health texts) or "flesch_kincaid"; checked on the adjusted grade.
+PATIENT_GRADE_MEASURE = env_str("PATIENT_GRADE_MEASURE", "smog")
+if PATIENT_GRADE_MEASURE not in {"smog", "flesch_kincaid"}:
+    raise ImproperlyConfigured("PATIENT_GRADE_MEASURE must be 'smog' or 'flesch_kincaid'")
+# Drug and disease names masked before measuring; empty means the list shipped in articles/.
+READABILITY_MASKED_TERMS_FILE = env_str("READABILITY_MASKED_TERMS_FILE", "")
 
 # --- Outside services (tests point these at a loopback server speaking the same formats) --------
 CROSSREF_API_URL = env_str("CROSSREF_API_URL", "https://api.crossref.org")

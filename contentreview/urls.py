@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from articles.views import importing, ops
+from articles.views import importing, ops, reader
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -12,5 +13,6 @@ urlpatterns = [
     path("desk/", include("articles.desk_urls")),
     path("library/", include("articles.library_urls")),
     path("admin/", admin.site.urls),
+    path("sitemap.xml", sitemap, {"sitemaps": {"articles": reader.ArticleSitemap}}, name="sitemap"),
     path("", include("articles.urls")),
 ]

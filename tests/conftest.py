@@ -12,6 +12,8 @@ from django.contrib.auth.models import Group, User
 from articles.roles import ADVISORY_BOARD, WRITERS
 from contentreview.celery import app as celery_app
 
+pytest_plugins = ["tests.browser"]
+
 
 def make_person(username: str, group: str | None = None, **extra: Any) -> User:
     user = User.objects.create_user(

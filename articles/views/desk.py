@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, editing, roles, workflow
+from .. import citing, editing, roles, versioning, workflow
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -32,6 +32,7 @@ from ..forms import (
 )
 from ..models import Article, Audience, ReviewAssignment, ReviewRound
 from ..rendering import ReferenceLookup, render_article_text
+from . import history
 
 TRACKER = [
     (Article.Status.SUBMITTED, "Submitted"),
@@ -146,6 +147,7 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
         "tracker": TRACKER,
         "versions": [_preview(article, audience, lookup) for audience in Audience],
         "citation_warnings": citing.check_citations(article).warnings,
+        "since_live": _changes_since_live(article),
         "problems": workflow.fitness_problems(article),
         "actions": workflow.available_actions(article, user),
         "rounds": [{"round": r, "comments": [c for c in comments if c.review_round_id == r.pk]} for r in rounds],
@@ -161,6 +163,14 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
     }
 
 
+def _changes_since_live(article: Article) -> dict[str, Any] | None:
+    """What a reviewer needs first: how the text under review differs from what readers see now."""
+    live, latest = history.default_diff_range(article)
+    if live is None or latest is None or live.pk == latest.pk:
+        return None
+    return {"old": live, "new": latest, "diff": history.diff_between(article, live, latest)}
+
+
 def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
     variant = article.variant(audience.value)
     return {
@@ -168,6 +178,14 @@ def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> d
         "variant": variant,
         "rendered": render_article_text(variant.body, lookup) if variant else None,
     }
+
+
+def _changes_since_live(article: Article) -> dict[str, Any] | None:
+    """What a reviewer needs first: how the text under review differs from what readers see now."""
+    live, latest = history.default_diff_range(article)
+    if live is None or latest is None or live.pk == latest.pk:
+        return None
+    return {"old": live, "new": latest, "diff": history.diff_between(article, live, latest)}
 
 
 def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
@@ -311,7 +329,14 @@ def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied
     if request.method != "POST":
         current = editing.current_text(article)
-        article_form = ArticleForm(initial={**vars(current), "base_version": article.content_version})
+        latest = versioning.latest_revision(article)
+        article_form = ArticleForm(
+            initial={
+                **vars(current),
+                "base_version": article.content_version,
+                "base_revision": latest.pk if latest else None,
+            }
+        )
         return _editor(request, article, article_form, variant_forms(initial=current.variants))
     article_form, forms_by_audience = ArticleForm(request.POST), variant_forms(request.POST)
     if not (article_form.is_valid() and all(f.is_valid() for f in forms_by_audience.values())):
@@ -319,23 +344,35 @@ def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
     text = article_text(article_form, forms_by_audience)
     try:
         changed = editing.save_article(
-            article, by=request.user, base_version=article_form.cleaned_data["base_version"] or 0, text=text
+            article,
+            by=request.user,
+            base_version=article_form.cleaned_data["base_version"] or 0,
+            text=text,
+            comment=article_form.cleaned_data["comment"],
         )
     except editing.EditConflict as conflict:
-        return render(
-            request,
-            "articles/desk/conflict.html",
-            {
-                "article": conflict.article,
-                "mine": text,
-                "theirs": editing.current_text(conflict.article),
-                "article_form": article_form,
-                "panels": _panels(forms_by_audience),
-            },
-            status=409,
-        )
+        return _conflict(request, conflict.article, article_form, forms_by_audience)
     messages.success(request, "Saved." if changed else "Nothing changed.")
     return redirect("desk:article", slug=article.slug)
+
+
+def _conflict(
+    request: HttpRequest, article: Article, article_form: ArticleForm, forms_by_audience: Any
+) -> HttpResponse:
+    """Nothing is overwritten: show what the other person changed since this editor was loaded, and
+    keep the text just typed in the form so it can be merged by hand."""
+    latest = versioning.latest_revision(article)
+    base_id = article_form.cleaned_data.get("base_revision")
+    base = versioning.versions_of(article).filter(revision_id=base_id).first() if base_id else None
+    their_change = history.diff_between(article, base.revision, latest) if base and latest else None
+    context = {
+        "article": article,
+        "diff": their_change,
+        "latest": latest,
+        "article_form": article_form,
+        "panels": _panels(forms_by_audience),
+    }
+    return render(request, "articles/desk/conflict.html", context, status=409)
 
 
 def _editor(

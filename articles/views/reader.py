@@ -3,35 +3,109 @@ never the working copy; with PUBLISH_PENDING on, never-approved submissions show
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
+from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 
-from ..models import Article, Audience
-from ..rendering import ReferenceLookup, render_article_text
+from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
+from ..rendering import ReferenceLookup, render_article_text, sanitise
 
 ARTICLES_PER_PAGE = 20
 AUDIENCE_COOKIE = "audience"
 AUDIENCE_COOKIE_AGE = 365 * 24 * 3600
 PENDING_STATUSES = (Article.Status.SUBMITTED, Article.Status.UNDER_REVIEW)
+EDITORIAL_POLICY = "editorial-policy"
+SCHEMA_AUDIENCE = {Audience.CLINICIAN: "Clinician", Audience.PATIENT: "Patient"}
+# What json_script escapes, so a "</script>" inside a title cannot end the JSON-LD block.
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def _remembered_audience(request: HttpRequest) -> str:
+    audience = request.COOKIES.get(AUDIENCE_COOKIE)
+    return audience if audience in Audience.values else Audience.PATIENT
+
+
+# --- Index and search -----------------------------------------------------------------------------
+
+
+def _search(articles: Any, query: str) -> Any:
+    """Title, bottom line and text of the live publication only: a draft's words are never searched."""
+    in_version = Q(title__icontains=query) | Q(summary__icontains=query) | Q(body_html__icontains=query)
+    matching_version = PublishedVariant.objects.filter(in_version, publication=OuterRef("live_publication"))
+    return articles.filter(Q(live_publication__title__icontains=query) | Exists(matching_version))
+
+
+@dataclass(frozen=True)
+class Card:
+    url: str
+    topic: str
+    kind: str
+    title: str
+    summary: str
+    reviewed: datetime
+
+
+def _card(article: Article, audience: str) -> Card:
+    publication = article.live_publication
+    version = publication.variant(audience) or publication.variant(Audience.PATIENT)
+    return Card(
+        url=article.get_absolute_url(),
+        topic=publication.topic,
+        kind=publication.get_kind_display(),
+        title=publication.title,
+        summary=version.summary if version else "",
+        reviewed=publication.approved_at,
+    )
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    articles = Article.objects.published().order_by("topic", "-live_publication__approved_at")
+    query = request.GET.get("q", "").strip()[:200]
+    articles = (
+        Article.objects.published()
+        .prefetch_related("live_publication__variants")
+        .order_by("live_publication__topic", "-live_publication__approved_at", "pk")
+    )
+    if query:
+        articles = _search(articles, query)
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "articles/index.html", {"page": page})
+    audience = _remembered_audience(request)
+    return render(
+        request,
+        "articles/index.html",
+        {
+            "page": page,
+            "cards": [_card(article, audience) for article in page.object_list],
+            "query": query,
+            "query_string": urlencode({"q": query}) + "&" if query else "",
+            "policy_url": reverse("articles:site_page", args=[EDITORIAL_POLICY]),
+        },
+    )
+
+
+# --- The article page -----------------------------------------------------------------------------
 
 
 def choose_audience(request: HttpRequest, slug: str) -> HttpResponse:
     """The bare article URL: remembers an explicit ?audience= choice, then sends the reader to the
-    version their remembered choice names (patient by default)."""
+    version their remembered choice names (patient by default). The audience switch links here, with
+    and without JavaScript, so the choice is remembered the same way by both (the cookie stays httponly)."""
     chosen = request.GET.get("audience")
-    audience = chosen if chosen in Audience.values else request.COOKIES.get(AUDIENCE_COOKIE)
-    if audience not in Audience.values:
-        audience = Audience.PATIENT
+    audience = chosen if chosen in Audience.values else _remembered_audience(request)
     response = redirect("articles:audience", slug=slug, audience=audience)
+    patch_vary_headers(response, ["Cookie"])  # where it sends you depends on the cookie
     if chosen in Audience.values:
         response.set_cookie(
             AUDIENCE_COOKIE,
@@ -54,22 +128,26 @@ def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse
         context = _pending_context(article, audience)
     else:
         raise Http404("Not published")
+    shown = context["shown"]
+    canonical = request.build_absolute_uri(reverse("articles:audience", args=[slug, shown.audience]))
     context.update(
         article=article,
-        audience=Audience(context["shown"].audience),
+        audience=Audience(shown.audience),
         requested=Audience(audience),
         audiences=[(a, reverse("articles:detail", kwargs={"slug": slug}) + f"?audience={a.value}") for a in Audience],
-        canonical=request.build_absolute_uri(reverse("articles:audience", args=[slug, context["shown"].audience])),
+        canonical=canonical,
+        policy_url=reverse("articles:site_page", args=[EDITORIAL_POLICY]),
+        json_ld=_json_ld(_structured_data(context, canonical)),
     )
     return render(request, "articles/detail.html", context)
 
 
-def _pick(versions: dict[str, object], audience: str) -> object:
+def _pick(versions: dict[str, Any], audience: str) -> Any:
     # A missing version falls back to the other audience's, with a note on the page.
     return versions.get(audience) or next(iter(versions.values()))
 
 
-def _published_context(article: Article, audience: str) -> dict[str, object]:
+def _published_context(article: Article, audience: str) -> dict[str, Any]:
     publication = article.live_publication
     versions = {v.audience: v for v in publication.variants.all()}
     if not versions:
@@ -78,13 +156,20 @@ def _published_context(article: Article, audience: str) -> dict[str, object]:
     return {
         "publication": publication,
         "shown": shown,
-        "body_html": shown.body_html,
-        "references_html": shown.references_html,
+        "body_html": _stored_html(shown.body_html),
+        "references_html": _stored_html(shown.references_html),
+        "references": shown.references,
         "pending": False,
     }
 
 
-def _pending_context(article: Article, audience: str) -> dict[str, object]:
+def _stored_html(html: str) -> SafeString:
+    """HTML frozen at approval was sanitised then; the database returns a plain string, so it is passed
+    through the allow-list once more (fast, and a row edited outside the app still cannot inject)."""
+    return mark_safe(sanitise(html))  # noqa: S308 - sanitised by the allow-list
+
+
+def _pending_context(article: Article, audience: str) -> dict[str, Any]:
     versions = {v.audience: v for v in article.variants.all()}
     if not versions:
         raise Http404("Nothing written yet")
@@ -95,5 +180,113 @@ def _pending_context(article: Article, audience: str) -> dict[str, object]:
         "shown": shown,
         "body_html": rendered.body_html,
         "references_html": rendered.references_html,
+        "references": [_reference_fields(ref) for ref in rendered.cited],
         "pending": True,
     }
+
+
+def _reference_fields(ref: Reference) -> dict[str, Any]:
+    """A library reference in the shape publications store (see publishing), for the JSON-LD."""
+    fields = ("key", "title", "source", "year", "doi", "pmid", "url")
+    return {"authors": ref.author_list, "kind": ref.get_kind_display(), **{f: getattr(ref, f) for f in fields}}
+
+
+# --- schema.org structured data -------------------------------------------------------------------
+
+
+def _person(entry: dict[str, str]) -> dict[str, str]:
+    person = {"@type": "Person", "name": entry["name"]}
+    if entry.get("credentials"):
+        person["description"] = entry["credentials"]
+    return person
+
+
+def _reference_url(ref: dict[str, Any]) -> str:
+    if ref.get("doi"):
+        return f"https://doi.org/{ref['doi']}"
+    if ref.get("pmid"):
+        return f"https://pubmed.ncbi.nlm.nih.gov/{ref['pmid']}/"
+    return ref.get("url") or ""
+
+
+def _creative_work(ref: dict[str, Any]) -> dict[str, Any]:
+    work: dict[str, Any] = {"@type": "CreativeWork", "name": ref.get("title") or ref.get("key", "")}
+    if ref.get("authors"):
+        work["author"] = [{"@type": "Person", "name": name} for name in ref["authors"]]
+    if ref.get("source"):
+        work["publisher"] = {"@type": "Organization", "name": ref["source"]}
+    if ref.get("year"):
+        work["datePublished"] = str(ref["year"])
+    if url := _reference_url(ref):
+        work["url"] = url
+    return work
+
+
+def _review_fields(publication: Publication) -> dict[str, Any]:
+    reviewers = [_person(r) for r in publication.reviewers]
+    return {
+        "lastReviewed": publication.approved_at.date().isoformat(),
+        "dateModified": publication.approved_at.isoformat(),
+        "reviewedBy": reviewers[0] if len(reviewers) == 1 else reviewers,
+        "author": [_person(a) for a in publication.authors],
+    }
+
+
+def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
+    """schema.org MedicalWebPage: who reviewed it and when, for whom it is written, what it cites.
+    Pending text gets no review fields: nobody has reviewed it yet."""
+    shown, publication = context["shown"], context["publication"]
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "MedicalWebPage",
+        "name": shown.title,
+        "description": shown.summary,
+        "url": canonical,
+        "inLanguage": "en",
+        "audience": {"@type": "MedicalAudience", "audienceType": SCHEMA_AUDIENCE[Audience(shown.audience)]},
+        "citation": [_creative_work(ref) for ref in context["references"]],
+    }
+    if publication is not None:
+        data.update(_review_fields(publication))
+    return data
+
+
+def _json_ld(data: dict[str, Any]) -> SafeString:
+    text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)
+    return mark_safe(text)  # noqa: S308 - "<", ">" and "&" are escaped just above, as json_script does
+
+
+# --- Staff-written pages and the sitemap ----------------------------------------------------------
+
+
+def site_page(request: HttpRequest, slug: str) -> HttpResponse:
+    page = get_object_or_404(SitePage, slug=slug)
+    canonical = request.build_absolute_uri(page.get_absolute_url())
+    return render(request, "articles/site_page.html", {"page": page, "canonical": canonical})
+
+
+@dataclass(frozen=True)
+class SitemapEntry:
+    slug: str
+    audience: str
+    approved_at: datetime
+
+
+class ArticleSitemap(Sitemap):
+    """Every audience version of every published article, dated by its approval."""
+
+    changefreq = "monthly"
+
+    def items(self) -> list[SitemapEntry]:
+        articles = Article.objects.published().prefetch_related("live_publication__variants").order_by("slug")
+        return [
+            SitemapEntry(article.slug, version.audience, article.live_publication.approved_at)
+            for article in articles
+            for version in sorted(article.live_publication.variants.all(), key=lambda v: v.audience)
+        ]
+
+    def location(self, item: SitemapEntry) -> str:
+        return reverse("articles:audience", args=[item.slug, item.audience])
+
+    def lastmod(self, item: SitemapEntry) -> datetime:
+        return item.approved_at

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from articles import demo_content, workflow
+from articles import demo_content, versioning, workflow
 from articles.models import Article, ArticleReference, ArticleVariant, Reference
 
 
@@ -56,9 +56,10 @@ class Command(BaseCommand):
 
     def _article(self, spec: dict[str, Any], writer: User, references: dict[str, Reference]) -> Article:
         article = Article.objects.create(slug=spec["slug"], title=spec["title"], kind=spec["kind"], topic=spec["topic"])
-        article.authors.add(writer)
-        for audience, fields in spec["variants"].items():
-            ArticleVariant.objects.create(article=article, audience=audience, **fields)
-        for key in spec["references"]:
-            ArticleReference.objects.create(article=article, reference=references[key])
+        with versioning.article_revision(article, by=writer, comment="Demo content loaded"):
+            article.authors.add(writer)
+            for audience, fields in spec["variants"].items():
+                ArticleVariant.objects.create(article=article, audience=audience, **fields)
+            for key in spec["references"]:
+                ArticleReference.objects.create(article=article, reference=references[key])
         return article

@@ -1,0 +1,97 @@
+"""The shared reference library, for writers, the Advisory Board and editors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from ..models import Reference
+from ..reference_forms import IdentifierPasteForm, ReferenceForm
+from ..references import add_references_by_identifier, may_edit_library, parse_identifier
+
+PAGE_SIZE = 25
+View = Callable[..., HttpResponse]
+
+
+def library_keeper_required(view: View) -> View:
+    """Signed-in writers, board members and staff; anyone else signed in gets 403, anonymous the login."""
+
+    @login_required
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not may_edit_library(request.user):
+            raise PermissionDenied("The reference library is for writers, the Advisory Board and editors.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+@library_keeper_required
+def reference_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    references = search(query).annotate(citing_articles=Count("articles", distinct=True)).order_by("key")
+    page = Paginator(references, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "articles/library/list.html", {"page": page, "query": query})
+
+
+def search(query: str) -> QuerySet[Reference]:
+    """Title, authors, key or DOI containing the text; a PMID exactly; a pasted doi.org link as its DOI."""
+    references = Reference.objects.all()
+    if not query:
+        return references
+    match = Q(title__icontains=query) | Q(authors__icontains=query) | Q(key__icontains=query)
+    match |= Q(doi__icontains=query.lower())
+    try:
+        kind, value = parse_identifier(query)
+        match |= Q(**{kind: value})
+    except ValidationError:
+        pass  # not an identifier: the words are enough
+    return references.filter(match)
+
+
+@library_keeper_required
+def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    reference = get_object_or_404(Reference, pk=pk)
+    citing = reference.articles.order_by("title")
+    return render(request, "articles/library/detail.html", {"reference": reference, "citing": citing})
+
+
+@library_keeper_required
+@require_http_methods(["GET", "POST"])
+def reference_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, Reference())
+
+
+@library_keeper_required
+@require_http_methods(["GET", "POST"])
+def reference_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit(request, get_object_or_404(Reference, pk=pk))
+
+
+def _edit(request: HttpRequest, reference: Reference) -> HttpResponse:
+    form = ReferenceForm(request.POST if request.method == "POST" else None, instance=reference)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save_changes()
+        messages.success(request, f"Reference “{saved.key}” saved.")
+        return redirect("library:detail", pk=saved.pk)
+    return render(request, "articles/library/form.html", {"form": form, "reference": reference})
+
+
+@library_keeper_required
+@require_http_methods(["GET", "POST"])
+def add_by_identifier(request: HttpRequest) -> HttpResponse:
+    form = IdentifierPasteForm(request.POST if request.method == "POST" else None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        # Shown on this page, not redirected: the per-line outcome is the answer the writer asked for.
+        result = add_references_by_identifier(form.cleaned_data["identifiers"], by=request.user)  # type: ignore[arg-type]
+    return render(request, "articles/library/add.html", {"form": form, "result": result})

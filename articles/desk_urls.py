@@ -11,6 +11,7 @@ urlpatterns = [
     path("queue/", desk.queue, name="queue"),
     path("articles/", desk.my_articles, name="mine"),
     path("articles/new/", desk.new_article, name="new"),
+    path("preview/", desk.preview, name="preview"),
     path("articles/<slug:slug>/", desk.article_page, name="article"),
     path("articles/<slug:slug>/edit/", desk.edit_article, name="edit"),
     path("articles/<slug:slug>/do/<slug:action>/", desk.act, name="act"),

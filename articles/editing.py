@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.text import slugify
 
-from . import roles, versioning, workflow
+from . import references, roles, versioning, workflow
 from .models import Article, ArticleReference, ArticleVariant, Audience, Reference
 from .rendering import find_citations
 from .texts import ArticleText, VariantText
@@ -72,15 +72,31 @@ def _write_variants(article: Article, variants: dict[str, VariantText]) -> None:
         )
 
 
-def attach_cited_references(article: Article) -> list[Reference]:
-    """Writers cite from the whole library: a cited library entry is attached to the article on save,
-    so the reference list and the checks see it. Unknown keys stay unknown (and block submission)."""
-    uses = [use for variant in article.variants.all() for use in find_citations(variant.body)]
-    keys = {use.key for use in uses}
+def library_entries_cited_in(*bodies: str) -> Any:
+    """The library references that citations in these texts name, by key, DOI or PMID."""
+    keys = {use.key for body in bodies for use in find_citations(body)}
     plain = {k for k in keys if not k.startswith(("doi:", "pmid:"))}
     dois = {k[4:] for k in keys if k.startswith("doi:")}
     pmids = {k[5:] for k in keys if k.startswith("pmid:")}
-    cited = Reference.objects.filter(Q(key__in=plain) | Q(doi__in=dois) | Q(pmid__in=pmids))
+    return Reference.objects.filter(Q(key__in=plain) | Q(doi__in=dois) | Q(pmid__in=pmids))
+
+
+def _add_identifier_citations_to_library(bodies: list[str]) -> None:
+    """[@doi:…] / [@pmid:…] for a paper not yet in the library creates it (metadata fetched after commit)."""
+    known = library_entries_cited_in(*bodies)
+    known_ids = {("doi", r.doi) for r in known} | {("pmid", r.pmid) for r in known}
+    for use in {use.key for body in bodies for use in find_citations(body)}:
+        kind, _, value = use.partition(":")
+        if kind in ("doi", "pmid") and (kind, value) not in known_ids:
+            references.reference_for_identifier(kind, value)
+
+
+def attach_cited_references(article: Article) -> list[Reference]:
+    """Writers cite from the whole library: a cited library entry is attached to the article on save,
+    so the reference list and the checks see it. Unknown keys stay unknown (and block submission)."""
+    bodies = [variant.body for variant in article.variants.all()]
+    _add_identifier_citations_to_library(bodies)
+    cited = library_entries_cited_in(*bodies)
     missing = list(cited.exclude(article_links__article=article))
     ArticleReference.objects.bulk_create(
         [ArticleReference(article=article, reference=ref) for ref in missing], ignore_conflicts=True

@@ -27,7 +27,7 @@ class VariantForm(forms.Form):
     title = forms.CharField(max_length=300, required=False, label="Heading shown")
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Bottom line")
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 24}),
+        widget=forms.Textarea(attrs={"rows": 24}),  # data-preview-target is set per audience below
         required=False,
         label="Text (Markdown)",
         help_text="Cite with [@key], several with [@key1; @key2], or straight from [@doi:…] / [@pmid:…].",
@@ -36,14 +36,13 @@ class VariantForm(forms.Form):
 
 def variant_forms(data: Any = None, initial: dict[str, VariantText] | None = None) -> dict[str, VariantForm]:
     initial = initial or {}
-    return {
-        audience: VariantForm(
-            data,
-            prefix=audience,
-            initial=vars(initial[audience]) if audience in initial else None,
-        )
+    forms_by_audience = {
+        audience: VariantForm(data, prefix=audience, initial=vars(initial[audience]) if audience in initial else None)
         for audience in Audience.values
     }
+    for audience, form in forms_by_audience.items():
+        form.fields["body"].widget.attrs["data-preview-target"] = f"preview-{audience}"
+    return forms_by_audience
 
 
 def article_text(article_form: ArticleForm, forms_by_audience: dict[str, VariantForm]) -> ArticleText:

@@ -214,3 +214,28 @@ def test_unreachable_service_leaves_it_pending_and_the_last_retry_records_it(db:
     pending.refresh_from_db()
     assert pending.metadata_status == "failed"
     assert pending.metadata_error.startswith("The metadata service could not be reached")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_citing_a_new_doi_in_the_editor_adds_it_to_the_library_and_fills_it(
+    cast: Any, celery_worker: Any, fakeweb: FakeWeb
+) -> None:
+    """[@doi:…] for a paper not in the library: saved as pending, attached, then filled by the worker."""
+    from articles import editing
+
+    publish_castro_and_wenzel(fakeweb)
+    from articles.texts import ArticleText, VariantText
+
+    body = "Fewer attacks on the biologic [@doi:10.1056/NEJMoa1804092].\n"
+    text = ArticleText("Biologic question", "qa", "Asthma", {"clinician": VariantText("Heading", "Summary", body)})
+    article = editing.create_article(by=cast.writer, text=text)
+    reference = Reference.objects.get(doi="10.1056/nejmoa1804092")
+    assert reference.metadata_status == Reference.MetadataStatus.PENDING
+    assert list(article.references.all()) == [reference]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and reference.metadata_status == Reference.MetadataStatus.PENDING:
+        time.sleep(0.2)
+        reference.refresh_from_db()
+    assert reference.metadata_status == Reference.MetadataStatus.COMPLETE
+    assert reference.title

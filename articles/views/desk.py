@@ -173,23 +173,6 @@ def _changes_since_live(article: Article) -> dict[str, Any] | None:
 
 def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
     variant = article.variant(audience.value)
-    return {
-        "audience": audience,
-        "variant": variant,
-        "rendered": render_article_text(variant.body, lookup) if variant else None,
-    }
-
-
-def _changes_since_live(article: Article) -> dict[str, Any] | None:
-    """What a reviewer needs first: how the text under review differs from what readers see now."""
-    live, latest = history.default_diff_range(article)
-    if live is None or latest is None or live.pk == latest.pk:
-        return None
-    return {"old": live, "new": latest, "diff": history.diff_between(article, live, latest)}
-
-
-def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
-    variant = article.variant(audience.value)
     rendered = render_article_text(variant.body, lookup) if variant else None
     return {"audience": audience, "variant": variant, "rendered": rendered}
 

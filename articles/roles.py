@@ -7,6 +7,30 @@ from typing import Any
 WRITERS = "Writers"
 ADVISORY_BOARD = "Advisory Board"
 
+# What each group may do in the Django admin and through model permissions (the workflow checks roles itself).
+GROUP_PERMISSIONS = {
+    WRITERS: [
+        "add_article", "change_article", "view_article",
+        "add_articlevariant", "change_articlevariant", "view_articlevariant",
+        "add_articlereference", "delete_articlereference", "view_articlereference",
+        "add_reference", "change_reference", "view_reference",
+    ],
+    ADVISORY_BOARD: [
+        "view_article", "review_article", "view_articlevariant", "view_articlereference",
+        "add_reference", "change_reference", "view_reference",
+    ],
+}  # fmt: skip
+
+
+def ensure_editorial_groups(group_model: Any, permission_model: Any) -> None:
+    """Create the two groups with their permissions if missing. Takes the models so the data migration
+    can pass its historical ones; load_demo and tests pass the real ones (e.g. after a flush)."""
+    for name, codenames in GROUP_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=name)
+        group.permissions.add(
+            *permission_model.objects.filter(content_type__app_label="articles", codename__in=codenames)
+        )
+
 
 def group_names(user: Any) -> frozenset[str]:
     """The user's group names, read once per request and kept on the user object."""

@@ -4,13 +4,11 @@ and screenshots at desktop and phone widths (saved under test-artifacts/screensh
 
 from __future__ import annotations
 
-import importlib
 import io
 import re
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
@@ -29,21 +27,9 @@ pytestmark = [
 WRITER = ("writer", "writer-demo-2026")
 
 
-def ensure_editorial_groups() -> None:
-    """Put back the groups the data migration made: a transactional test's flush empties every table.
-
-    (serialized_rollback cannot do it here: other transactional tests flush without it, and the content
-    types recreated after their flush get new ids, so restoring the saved rows collides with them.)
-    """
-    migration = importlib.import_module("articles.migrations.0002_editorial_groups")
-    for name, codenames in migration.GROUP_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*Permission.objects.filter(content_type__app_label="articles", codename__in=codenames))
-
-
 @pytest.fixture
 def demo() -> list[Article]:
-    ensure_editorial_groups()
+    # load_demo puts back the editorial groups a transactional test's flush removed.
     call_command("load_demo", stdout=io.StringIO())  # keep its "ready" line out of the test output
     return list(Article.objects.order_by("title"))
 

@@ -7,18 +7,7 @@ working groups as soon as `migrate` returns.
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-GROUP_PERMISSIONS = {
-    "Writers": [
-        "add_article", "change_article", "view_article",
-        "add_articlevariant", "change_articlevariant", "view_articlevariant",
-        "add_articlereference", "delete_articlereference", "view_articlereference",
-        "add_reference", "change_reference", "view_reference",
-    ],
-    "Advisory Board": [
-        "view_article", "review_article", "view_articlevariant", "view_articlereference",
-        "add_reference", "change_reference", "view_reference",
-    ],
-}  # fmt: skip
+from articles.roles import GROUP_PERMISSIONS, ensure_editorial_groups
 
 
 def create_groups(apps, schema_editor):
@@ -26,13 +15,7 @@ def create_groups(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GROUP_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="articles", codename__in=codenames)
-        )
+    ensure_editorial_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_groups(apps, schema_editor):

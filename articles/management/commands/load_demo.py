@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from articles import demo_content, versioning, workflow
 from articles.models import Article, ArticleReference, ArticleVariant, Reference
+from articles.roles import ensure_editorial_groups
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
+            ensure_editorial_groups(Group, Permission)
             people = {person["username"]: self._person(person) for person in demo_content.PEOPLE}
             references = {ref["key"]: self._reference(ref) for ref in demo_content.REFERENCES}
             created = [

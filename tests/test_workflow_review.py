@@ -232,3 +232,15 @@ def test_editor_preview_renders_sanitised_text_with_citations(cast: Any, client:
     assert "Not in the library: [@nobody2020] (line 1)" in html
     client.force_login(cast.outsider)
     assert client.post("/desk/preview/", {"body": body}).status_code == 403
+
+
+def test_editor_pages_open_for_writers_with_the_live_preview(cast: Any, client: Any) -> None:
+    article = editorial.new_article(cast)
+    client.force_login(cast.writer)
+    for url in ("/desk/articles/new/", f"/desk/articles/{article.slug}/edit/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "js/editor-preview.js" in response.content.decode()
+    edit_page = client.get(f"/desk/articles/{article.slug}/edit/").content.decode()
+    assert 'name="base_version" value="1"' in edit_page
+    assert editorial.PATIENT.summary in edit_page

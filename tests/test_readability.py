@@ -169,7 +169,7 @@ def test_writers_and_reviewers_see_the_figures_of_both_versions(cast: Any, clien
     for person in (cast.writer, cast.reviewer):
         client.force_login(person)
         html = client.get(f"/desk/articles/{article.slug}/").content.decode()
-        assert html.count("<details class=\"readability") == 2
+        assert html.count('<details class="readability') == 2
         assert "SMOG index" in html and "Flesch-Kincaid grade" in html
         assert "too hard to submit" in html  # the patient version, once
         assert html.count("too hard to submit") == 1

@@ -368,6 +368,8 @@ class PublishedVariant(models.Model):
     title = models.CharField(max_length=300)
     summary = models.TextField()
     body_html = models.TextField()
+    # The body as plain text, made at approval, so reader search matches words, not HTML tags or URLs.
+    body_text = models.TextField(blank=True)
     references_html = models.TextField(blank=True)
     references = models.JSONField(default=list, help_text="The cited references as they stood, in number order.")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from .models import Article, Publication, PublishedVariant, Reference
 from .rendering import ReferenceLookup, render_article_text
@@ -55,6 +56,7 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
             title=variant.title,
             summary=variant.summary,
             body_html=rendered.body_html,
+            body_text=strip_tags(rendered.body_html),
             references_html=rendered.references_html,
             references=[_reference_snapshot(ref) for ref in rendered.cited],
         )

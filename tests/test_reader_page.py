@@ -296,3 +296,13 @@ def test_reference_kinds_and_titles_are_listed(client: Any, demo: dict[str, Arti
     assert guideline.title in html
     assert '<span class="reference-kind">Guideline</span>' in html
     assert '<span class="reference-kind">Research</span>' in html
+
+
+@pytest.mark.django_db
+def test_search_matches_words_not_html(client, cast) -> None:  # type: ignore[no-untyped-def]
+    from . import editorial
+
+    editorial.approved(cast)
+    title = b"Should I keep using my preventer inhaler?"
+    assert title not in client.get("/?q=h2").content  # in the HTML (<h2>), not in the text
+    assert title in client.get("/?q=airways").content

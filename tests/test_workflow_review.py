@@ -234,6 +234,17 @@ def test_editor_preview_renders_sanitised_text_with_citations(cast: Any, client:
     assert client.post("/desk/preview/", {"body": body}).status_code == 403
 
 
+def test_editor_preview_shows_the_reading_level_of_the_text_as_typed(cast: Any, client: Any) -> None:
+    client.force_login(cast.writer)
+    hard = "Eosinophilic inflammation necessitates individualised pharmacotherapeutic considerations. " * 6
+    easy = "Use it once a day. It helps you breathe. Ask your nurse. " * 6
+    over = client.post("/desk/preview/", {"audience": "patient", "title": "T", "summary": "S", "body": hard})
+    under = client.post("/desk/preview/", {"audience": "patient", "title": "T", "summary": "S", "body": easy})
+    assert "Reading level" in over.content.decode() and "Reading level" in under.content.decode()
+    assert "within the limit" in under.content.decode()
+    assert "within the limit" not in over.content.decode()
+
+
 def test_editor_pages_open_for_writers_with_the_live_preview(cast: Any, client: Any) -> None:
     article = editorial.new_article(cast)
     client.force_login(cast.writer)

@@ -30,7 +30,7 @@ from ..forms import (
     article_text,
     variant_forms,
 )
-from ..models import Article, Audience, ReviewAssignment, ReviewRound
+from ..models import Article, ArticleVariant, Audience, ReviewAssignment, ReviewRound
 from ..rendering import ReferenceLookup, render_article_text
 from . import history
 
@@ -297,9 +297,13 @@ def preview(request: HttpRequest) -> HttpResponse:
     sanitiser, with citations resolved against the whole library (as saving would attach them)."""
     if not (roles.is_writer(request.user) or roles.is_editor(request.user)):
         raise PermissionDenied
-    body = request.POST.get("body", "")[:200_000]
-    rendered = render_article_text(body, ReferenceLookup.from_references(editing.library_entries_cited_in(body)))
-    return render(request, "articles/desk/_preview.html", {"rendered": rendered})
+    limit = 200_000  # characters; far beyond any article, short of a denial of service
+    typed = {name: request.POST.get(name, "")[:limit] for name in ("title", "summary", "body")}
+    audience = request.POST.get("audience", Audience.PATIENT)
+    variant = ArticleVariant(audience=audience if audience in Audience.values else Audience.PATIENT, **typed)
+    lookup = ReferenceLookup.from_references(editing.library_entries_cited_in(variant.body))
+    rendered = render_article_text(variant.body, lookup)
+    return render(request, "articles/desk/_preview.html", {"rendered": rendered, "variant": variant})
 
 
 @login_required

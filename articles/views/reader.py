@@ -43,7 +43,7 @@ def _remembered_audience(request: HttpRequest) -> str:
 
 def _search(articles: Any, query: str) -> Any:
     """Title, bottom line and text of the live publication only: a draft's words are never searched."""
-    in_version = Q(title__icontains=query) | Q(summary__icontains=query) | Q(body_html__icontains=query)
+    in_version = Q(title__icontains=query) | Q(summary__icontains=query) | Q(body_text__icontains=query)
     matching_version = PublishedVariant.objects.filter(in_version, publication=OuterRef("live_publication"))
     return articles.filter(Q(live_publication__title__icontains=query) | Exists(matching_version))
 

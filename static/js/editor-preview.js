@@ -7,8 +7,16 @@
   const url = form.dataset.previewUrl;
   const token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
 
+  // The body box is named "<audience>-body"; its heading and bottom line sit beside it with the same prefix,
+  // so the preview can show the reading level of the whole version as typed.
+  function fieldsOf(textarea) {
+    const audience = textarea.name.replace(/-body$/, "");
+    const value = (name) => (form.elements[`${audience}-${name}`] || { value: "" }).value;
+    return { audience, title: value("title"), summary: value("summary"), body: textarea.value };
+  }
+
   function refresh(textarea, target) {
-    const body = new URLSearchParams({ body: textarea.value });
+    const body = new URLSearchParams(fieldsOf(textarea));
     fetch(url, { method: "POST", body, headers: { "X-CSRFToken": token }, credentials: "same-origin" })
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
       .then((html) => { target.innerHTML = html; })
@@ -17,11 +25,15 @@
 
   form.querySelectorAll("textarea[data-preview-target]").forEach((textarea) => {
     const target = document.getElementById(textarea.dataset.previewTarget);
+    const audience = fieldsOf(textarea).audience;
     let timer = null;
-    textarea.addEventListener("input", () => {
+    const later = () => {
       clearTimeout(timer);
       timer = setTimeout(() => refresh(textarea, target), 400);
-    });
+    };
+    [textarea, form.elements[`${audience}-title`], form.elements[`${audience}-summary`]]
+      .filter(Boolean)
+      .forEach((field) => field.addEventListener("input", later));
     refresh(textarea, target);
   });
 })();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -40,7 +41,8 @@ def reference_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     references = search(query).annotate(citing_articles=Count("articles", distinct=True)).order_by("key")
     page = Paginator(references, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "articles/library/list.html", {"page": page, "query": query})
+    query_string = urlencode({"q": query}) + "&" if query else ""
+    return render(request, "articles/library/list.html", {"page": page, "query": query, "query_string": query_string})
 
 
 def search(query: str) -> QuerySet[Reference]:

@@ -319,3 +319,15 @@ def test_review_page_shows_the_changes_since_the_live_version_by_default(cast: A
     section = page.split("Changes since the approved version readers see")[1]
     assert "<ins>" in section and "<del>" in section
     assert "&lt;b&gt;new&lt;/b&gt;" in section  # the writer's markup is shown as text, never injected
+
+
+def test_first_edit_of_demo_content_changes_only_what_was_edited(cast: Any) -> None:
+    call_command("load_demo")
+    article = Article.objects.get(slug="continue-dupilumab-despite-persistent-cough")
+    writer = article.authors.get()
+    before = revisions(article)[0]
+    assert editorial.edit(article, writer, patient_title="Should you keep taking Dupixent?")
+    from articles.views.history import diff_between
+
+    changed = [f.label for f in diff_between(article, before, revisions(article)[0]).fields if f.changed]
+    assert changed == ["Patient or caregiver: heading"]

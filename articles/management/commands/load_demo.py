@@ -61,7 +61,10 @@ class Command(BaseCommand):
         with versioning.article_revision(article, by=writer, comment="Demo content loaded"):
             article.authors.add(writer)
             for audience, fields in spec["variants"].items():
-                ArticleVariant.objects.create(article=article, audience=audience, **fields)
+                # Stored as the editor stores text (trimmed), so a first edit shows no phantom change.
+                ArticleVariant.objects.create(
+                    article=article, audience=audience, **{k: v.strip() for k, v in fields.items()}
+                )
             for key in spec["references"]:
                 ArticleReference.objects.create(article=article, reference=references[key])
         return article

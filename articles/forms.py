@@ -60,6 +60,11 @@ class RequestChangesForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}), label="What needs to change", help_text="Required."
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Shown beside the approval form, which has a "note" too: its own ids keep each label on its box.
+        kwargs.setdefault("auto_id", "changes-%s")
+        super().__init__(*args, **kwargs)
+
 
 class ApproveForm(forms.Form):
     CONFLICT_CHOICES = [("none", "I have no conflict of interest"), ("declared", "My conflict is:")]

@@ -255,3 +255,11 @@ def test_editor_pages_open_for_writers_with_the_live_preview(cast: Any, client: 
     edit_page = client.get(f"/desk/articles/{article.slug}/edit/").content.decode()
     assert 'name="base_version" value="1"' in edit_page
     assert editorial.PATIENT.summary in edit_page
+
+
+def test_each_note_on_the_review_page_has_its_own_label(cast: Any, client: Any) -> None:
+    article = editorial.under_review(cast)
+    client.force_login(cast.reviewer)
+    page = client.get(f"/desk/articles/{article.slug}/").content.decode()
+    assert page.count('id="id_note"') == 1  # the approval note
+    assert 'for="changes-note"' in page and 'id="changes-note"' in page

@@ -263,3 +263,27 @@ def test_each_note_on_the_review_page_has_its_own_label(cast: Any, client: Any) 
     page = client.get(f"/desk/articles/{article.slug}/").content.decode()
     assert page.count('id="id_note"') == 1  # the approval note
     assert 'for="changes-note"' in page and 'id="changes-note"' in page
+
+
+def test_desk_page_query_count_does_not_grow_with_review_history(cast: Any, client: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for_page(article: Article) -> int:
+        client.force_login(cast.reviewer2)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/desk/articles/{article.slug}/").status_code == 200
+        return len(captured)
+
+    def one_more_round(article: Article, n: int) -> None:
+        workflow.request_changes(editorial.refreshed(article), by=cast.reviewer, note=f"Round {n}: shorter, please.")
+        workflow.add_comment(editorial.refreshed(article), by=cast.writer, body=f"Done for round {n}.")
+        workflow.submit(editorial.refreshed(article), by=cast.writer)
+        workflow.start_review(editorial.refreshed(article), by=cast.reviewer)
+
+    article = editorial.under_review(cast)
+    one_more_round(article, 1)
+    short_history = queries_for_page(article)
+    for n in range(2, 6):
+        one_more_round(article, n)
+    assert queries_for_page(article) == short_history

@@ -287,3 +287,18 @@ def test_desk_page_query_count_does_not_grow_with_review_history(cast: Any, clie
     for n in range(2, 6):
         one_more_round(article, n)
     assert queries_for_page(article) == short_history
+
+
+def test_unassigned_submission_is_due_a_service_level_after_submission(cast: Any, client: Any, settings: Any) -> None:
+    import time_machine
+
+    settings.REVIEW_SLA_DAYS = 7
+    with time_machine.travel("2026-02-02 09:00Z"):
+        editorial.submitted(cast, text=editorial.article_text("Waiting question"))
+    client.force_login(cast.reviewer2)
+    with time_machine.travel("2026-02-06 09:00Z"):
+        on_time = client.get("/desk/queue/").content.decode()
+    with time_machine.travel("2026-02-10 09:00Z"):
+        late = client.get("/desk/queue/").content.decode()
+    assert "9 Feb 2026" in on_time and "Overdue" not in on_time
+    assert "Overdue" in late

@@ -7,9 +7,10 @@ Views only translate HTTP to calls of articles.workflow / articles.editing and b
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -120,7 +121,8 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def _queue_row(article: Article, now: datetime, my_assignments: dict[int, ReviewAssignment]) -> dict[str, Any]:
     mine = my_assignments.get(article.pk)
-    due_at = mine.due_at if mine else None
+    # Unassigned work is due REVIEW_SLA_DAYS after submission, so it can be overdue before anyone takes it.
+    due_at = mine.due_at if mine else article.submitted_at + timedelta(days=settings.REVIEW_SLA_DAYS)
     return {
         "article": article,
         "due_at": due_at,

@@ -27,11 +27,11 @@ from bibtexparser import middlewares
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils.text import slugify
 
 from . import editing
 from .identifiers import normalise_doi, normalise_pmid
 from .models import Article, ArticleReference, Audience, Reference
+from .references import key_base, unique_key
 from .rendering import CitationUse, ReferenceLookup, find_citations, normalise_citation_key, replace_citation_keys
 
 
@@ -624,14 +624,10 @@ def _create(source: SourceReference, library: _LibraryIndex) -> Reference:
 
 
 def _new_key(source: SourceReference) -> str:
-    """castro2018, then castro2018b, castro2018c … for the next papers by a Castro in 2018."""
-    first_word = source.authors[0].split()[0] if source.authors else (source.title.split() or ["ref"])[0]
-    stem = slugify(first_word).replace("-", "")[:40] or "ref"
-    base = f"{stem}{source.year or ''}"
-    taken = set(Reference.objects.filter(key__startswith=base).values_list("key", flat=True))
-    suffixes = ("", *(chr(c) for c in range(ord("b"), ord("z") + 1)))
-    free = next((base + s for s in suffixes if base + s not in taken), None)
-    return free or f"{base}-{len(taken) + 1}"
+    """The library's own key rule (castro2018, castro2018a …); the flattened form has no authors, so
+    there the first word of the title stands in for the surname."""
+    first_author = source.authors[0] if source.authors else (source.title.split() or ["ref"])[0]
+    return unique_key(key_base(first_author, source.year))
 
 
 def _rewrite_citations(body: str, by_label: dict[str, Reference], known: dict[str, Reference]) -> tuple[str, list[str]]:

@@ -183,8 +183,9 @@ def _close_round(review_round: ReviewRound, outcome: str) -> None:
     review_round.save(update_fields=["outcome", "closed_at"])
 
 
-def _due_date() -> Any:
-    return timezone.now() + timedelta(days=settings.REVIEW_SLA_DAYS)
+def review_due(since: Any = None) -> Any:
+    """When a review is due: REVIEW_SLA_DAYS after it was assigned (now) or, unassigned, after submission."""
+    return (since or timezone.now()) + timedelta(days=settings.REVIEW_SLA_DAYS)
 
 
 # --- The transitions ----------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ def assign_reviewers(article: Article, *, by: Any, reviewers: list[Any], due_at:
             assignment, created = ReviewAssignment.objects.get_or_create(
                 review_round=review_round,
                 reviewer=reviewer,
-                defaults={"assigned_by": by, "due_at": due_at or _due_date()},
+                defaults={"assigned_by": by, "due_at": due_at or review_due()},
             )
             if created:
                 event = _record(
@@ -253,7 +254,7 @@ def assign_reviewers(article: Article, *, by: Any, reviewers: list[Any], due_at:
 
 def _assignment_for(review_round: ReviewRound, reviewer: Any) -> ReviewAssignment:
     assignment, _ = ReviewAssignment.objects.get_or_create(
-        review_round=review_round, reviewer=reviewer, defaults={"due_at": _due_date()}
+        review_round=review_round, reviewer=reviewer, defaults={"due_at": review_due()}
     )
     return assignment
 

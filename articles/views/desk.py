@@ -7,10 +7,9 @@ Views only translate HTTP to calls of articles.workflow / articles.editing and b
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -121,8 +120,8 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def _queue_row(article: Article, now: datetime, my_assignments: dict[int, ReviewAssignment]) -> dict[str, Any]:
     mine = my_assignments.get(article.pk)
-    # Unassigned work is due REVIEW_SLA_DAYS after submission, so it can be overdue before anyone takes it.
-    due_at = mine.due_at if mine else article.submitted_at + timedelta(days=settings.REVIEW_SLA_DAYS)
+    # Unassigned work is due from its submission, so it can be overdue before anyone takes it.
+    due_at = mine.due_at if mine else workflow.review_due(article.submitted_at)
     return {
         "article": article,
         "due_at": due_at,
@@ -150,7 +149,8 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
         "versions": [_preview(article, audience, lookup) for audience in Audience],
         "citation_warnings": citing.check_citations(article).warnings,
         "since_live": _changes_since_live(article),
-        "problems": workflow.fitness_problems(article),
+        # Shown to writers of drafts only; skipping it elsewhere spares a second citation check.
+        "problems": workflow.fitness_problems(article) if article.status == Article.Status.DRAFT else [],
         "actions": workflow.available_actions(article, user),
         "rounds": [{"round": r, "comments": [c for c in comments if c.review_round_id == r.pk]} for r in rounds],
         "loose_comments": [c for c in comments if c.review_round_id is None],

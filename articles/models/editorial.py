@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from .identifiers import validate_citation_key
+from ..identifiers import validate_citation_key
 
 
 class Profile(models.Model):

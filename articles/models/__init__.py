@@ -1,0 +1,42 @@
+"""The app's data, one module per sub-domain (as DESIGN.md asks once models pass ~600 lines).
+
+`editorial` holds people, articles and their audience versions, the reference library, review rounds,
+workflow events and publications. New sub-domains get a module of their own, re-exported here so
+`from articles.models import X` keeps working everywhere.
+"""
+
+from .editorial import (
+    REVISION_REFERENCE_FIELDS,
+    Article,
+    ArticleQuerySet,
+    ArticleReference,
+    ArticleVariant,
+    Audience,
+    Profile,
+    Publication,
+    PublishedVariant,
+    Reference,
+    ReviewAssignment,
+    ReviewComment,
+    ReviewRound,
+    SitePage,
+    WorkflowEvent,
+)
+
+__all__ = [
+    "REVISION_REFERENCE_FIELDS",
+    "Article",
+    "ArticleQuerySet",
+    "ArticleReference",
+    "ArticleVariant",
+    "Audience",
+    "Profile",
+    "Publication",
+    "PublishedVariant",
+    "Reference",
+    "ReviewAssignment",
+    "ReviewComment",
+    "ReviewRound",
+    "SitePage",
+    "WorkflowEvent",
+]

@@ -48,7 +48,7 @@ class ArticleQuerySet(models.QuerySet["Article"]):
 
     def visible_to_staff_of(self, user: object) -> ArticleQuerySet:
         """Working copies a person may open: authors their own; the Advisory Board and staff all."""
-        from .roles import is_board_member, is_editor
+        from ..roles import is_board_member, is_editor
 
         if is_board_member(user) or is_editor(user):
             return self.all()

@@ -21,7 +21,8 @@ from articles.citations import (
     WorkUpdate,
 )
 from articles.citations.crossref import error_messages, parse_work
-from articles.citations.pubmed import RETRACTED_PUBLICATION, RateLimiter, parse_efetch, parse_esummary
+from articles.citations.pubmed import RETRACTED_PUBLICATION, parse_efetch, parse_esummary
+from articles.citations.ratelimit import RateLimiter
 from tests.fakeweb import FakeWeb, closed_port, fakeweb_fixture, sample, sample_json  # noqa: F401
 
 FAST: dict[str, Any] = {"retries": 2, "backoff": 0.01}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -15,7 +16,7 @@ from articles.citations.pubmed import PubMedChecker
 from articles.citations.verdicts import ReferenceToCheck, Standing, Verdict
 from tests.fakeweb import FakeWeb, crossref_update, fakeweb_fixture  # noqa: F401
 
-FAST = {"retries": 2, "backoff": 0.01}
+FAST: dict[str, Any] = {"retries": 2, "backoff": 0.01}
 WAKEFIELD_DOI = "10.1016/S0140-6736(97)11096-0"  # parentheses and upper case, as people type it
 
 

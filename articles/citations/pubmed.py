@@ -389,7 +389,7 @@ def judge_record(
     when = _ref_source_date(notice.ref_source) if notice else None
     if notice is not None:
         evidence |= {"notice_type": notice.ref_type, "notice_pmid": notice.pmid, "notice_source": notice.ref_source}
-    summary = _summary(standing, notice, when, [f for f in findings if f[1] is not notice])
+    summary = _verdict_summary(standing, notice, when, [f for f in findings if f[1] is not notice])
     return standing, summary, evidence, when
 
 
@@ -424,7 +424,7 @@ def _is_notice(
     return Standing.IS_NOTICE, summary, evidence, None
 
 
-def _summary(
+def _verdict_summary(
     standing: Standing,
     notice: CommentCorrection | None,
     when: date | None,

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from functools import reduce
 from itertools import dropwhile
 from operator import or_
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
-import bibtexparser
 from bibtexparser import middlewares
+from bibtexparser.entrypoint import parse_string
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -116,6 +116,10 @@ class ImportPlan:
     unmatched: list[str]  # citations that point at no reference; left in the text as unknown keys
     attached: list[Reference]
 
+    @property
+    def kind_label(self) -> str:
+        return str(Article.Kind(self.kind).label)
+
     def sections(self) -> list[tuple[str, int]]:
         """(heading, number of citations) for the Bottom line and each body section, for the preview."""
         lines = self.text.body.split("\n")
@@ -124,7 +128,9 @@ class ImportPlan:
         found = [("Bottom line", len(find_citations(self.text.summary)))] if self.text.summary else []
         for start in starts:
             if start or counts[start]:
-                found.append((lines[start - 1].lstrip("#").strip() if start else "Opening", counts[start]))
+                found.append(
+                    (lines[start - 1].lstrip("#").strip() if start else "Before the first heading", counts[start])
+                )
         return found
 
     def notes(self) -> list[Note]:
@@ -165,9 +171,10 @@ class ImportReport:
 
 
 def _created_text(given: SourceReference, reference: Reference) -> str:
-    what = reference.title[:80] or (f"DOI {reference.doi}" if reference.doi else f"PMID {reference.pmid}")
-    pending = " (details will be looked up)" if given.metadata_pending else ""
-    return f"Created library reference {reference.key} for {given.label}: {what}{pending}. Check it."
+    title = reference.title if len(reference.title) <= 80 else reference.title[:79].rstrip() + "…"
+    what = f"“{title}”" if title else (f"DOI {reference.doi}" if reference.doi else f"PMID {reference.pmid}")
+    pending = "; its details will be looked up" if given.metadata_pending else ""
+    return f"New library reference {reference.key} for {given.label}: {what}{pending}. Check its details."
 
 
 def plan_import(
@@ -232,7 +239,13 @@ _OLD_WORD_MAGIC = b"\xd0\xcf\x11\xe0"  # the .doc (OLE) format Word used before 
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def read_import_file(stream: BinaryIO, name: str) -> str:
+class Readable(Protocol):
+    """An open binary file or an upload."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def read_import_file(stream: Readable, name: str) -> str:
     """The text of an uploaded or named file: size, encoding and content checked, a .docx converted."""
     data = stream.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
@@ -731,7 +744,7 @@ _BIBTEX_KIND = {"book": Reference.Kind.TEXTBOOK, "misc": Reference.Kind.WEBSITE,
 
 def _bibtex(content: str) -> list[SourceReference]:
     try:
-        library = bibtexparser.parse_string(
+        library = parse_string(
             content,
             append_middleware=[
                 middlewares.LatexDecodingMiddleware(),
@@ -745,7 +758,9 @@ def _bibtex(content: str) -> list[SourceReference]:
         failed = library.failed_blocks[0]
         # bibtexparser's own message counts lines from 0; keep only its last line, the reason.
         reason = str(getattr(failed, "error", "")).strip().splitlines()[-1:] or ["malformed entry"]
-        raise ImportFailed(f"the BibTeX entry starting here cannot be read: {reason[0].strip()}", failed.start_line + 1)
+        raise ImportFailed(
+            f"the BibTeX entry starting here cannot be read: {reason[0].strip()}", (failed.start_line or 0) + 1
+        )
     if not library.entries:
         raise ImportFailed("the BibTeX file holds no entries.")
     return [_bibtex_reference(entry) for entry in library.entries]
@@ -970,8 +985,8 @@ class _LibraryIndex:
         for ref in Reference.objects.filter(title_query).order_by("pk"):
             by_title.setdefault(_title_key(ref.title), ref)
         return cls(
-            by_doi={r.doi: r for r in Reference.objects.filter(doi__in=[s.doi for s in given if s.doi])},
-            by_pmid={r.pmid: r for r in Reference.objects.filter(pmid__in=[s.pmid for s in given if s.pmid])},
+            by_doi={r.doi: r for r in Reference.objects.filter(doi__in=[s.doi for s in given if s.doi]) if r.doi},
+            by_pmid={r.pmid: r for r in Reference.objects.filter(pmid__in=[s.pmid for s in given if s.pmid]) if r.pmid},
             by_title=by_title,
         )
 
@@ -1055,7 +1070,8 @@ class _CitationRewriter:
     Entries still waiting for their metadata are cited by DOI or PMID: their key changes once it is found."""
 
     def __init__(self, by_label: dict[str, Reference], known: dict[str, Reference]) -> None:
-        self.by_label, self.known, self.unmatched = by_label, known, []
+        self.by_label, self.known = by_label, known
+        self.unmatched: list[str] = []
 
     def __call__(self, text: str) -> str:
         return replace_citation_keys(text, self._rewrite) if text else text

@@ -307,7 +307,7 @@ def test_command_imports_and_prints_the_report(cast, library, capsys):
 
     out = capsys.readouterr().out
     assert "Matched Castro2018 to library reference castro2018 by DOI." in out
-    assert "Created library reference bel2014" in out
+    assert "New library reference bel2014" in out
     article = Article.objects.get()
     assert (article.kind, article.topic, article.status) == ("news", "Asthma", "draft")
 
@@ -354,7 +354,7 @@ def test_writer_previews_then_imports_and_gets_a_draft(client, cast, library):
     assert row_counts() == before  # the preview writes nothing
     html = preview.content.decode()
     assert "Can I cut down my steroid tablets" in html and "Nothing has been saved yet" in html
-    assert "Created library reference oral2014" in html and "Could not match citation [@11]" in html
+    assert "New library reference oral2014" in html and "Could not match citation [@11]" in html
     payload = preview.context["payload"]
 
     response = client.post(reverse("import_article"), {"payload": payload})
@@ -368,7 +368,7 @@ def test_writer_previews_then_imports_and_gets_a_draft(client, cast, library):
     assert levels["Imported “Can I cut down my steroid tablets now that I have started a biologic injection for "
                   "severe asthma?” as a draft (" + article.slug + ")."] == "success"  # fmt: skip
     # New library entries and unmatched markers are for the writer to check: amber, not green.
-    assert levels["Created library reference oral2014 for 4"] == "warning"
+    assert levels["New library reference oral2014 for 4"] == "warning"
     assert levels["Could not match citation [@11]; it stays in the text as an unknown key."] == "warning"
 
 

@@ -758,9 +758,8 @@ def _bibtex(content: str) -> list[SourceReference]:
         failed = library.failed_blocks[0]
         # bibtexparser's own message counts lines from 0; keep only its last line, the reason.
         reason = str(getattr(failed, "error", "")).strip().splitlines()[-1:] or ["malformed entry"]
-        raise ImportFailed(
-            f"the BibTeX entry starting here cannot be read: {reason[0].strip()}", (failed.start_line or 0) + 1
-        )
+        line = None if failed.start_line is None else failed.start_line + 1
+        raise ImportFailed(f"the BibTeX entry starting here cannot be read: {reason[0].strip()}", line)
     if not library.entries:
         raise ImportFailed("the BibTeX file holds no entries.")
     return [_bibtex_reference(entry) for entry in library.entries]

@@ -21,7 +21,7 @@ SAMPLE = Path(__file__).parent / "samples" / "qa_bottom_first.txt"
 
 @pytest.fixture
 def writer(cast: Any) -> User:
-    return cast.writer  # type: ignore[no-any-return]
+    return cast.writer
 
 
 def overflow(tab: Page) -> int:

@@ -31,7 +31,7 @@ def row_counts() -> dict[str, int]:
 
 
 def upload(client, content: bytes, name: str = "article.txt", bibliography: bytes | None = None, bib_name="r.bib"):
-    data = {"audience": "patient", "kind": "qa", "title": "", "topic": ""}
+    data: dict[str, object] = {"audience": "patient", "kind": "qa", "title": "", "topic": ""}
     data["file"] = SimpleUploadedFile(name, content)
     if bibliography is not None:
         data["bibliography"] = SimpleUploadedFile(bib_name, bibliography)

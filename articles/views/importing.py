@@ -58,7 +58,7 @@ class ImportForm(forms.Form):
         }
 
 
-def _text(upload: UploadedFile[Any]) -> str:
+def _text(upload: UploadedFile[bytes]) -> str:
     if upload.size and upload.size > MAX_IMPORT_BYTES:  # refused before reading any of it
         raise forms.ValidationError(f"The file is larger than {filesizeformat(MAX_IMPORT_BYTES)}, the import limit.")
     try:

@@ -223,3 +223,26 @@ def test_the_page_cache_can_be_turned_off(
     with django_assert_num_queries(2):
         response = client.get(url(article))
     assert response.status_code == 200 and response["ETag"]
+
+
+def test_renaming_an_address_in_the_admin_retires_the_stored_page(client: Any, cast: Any, article: Article) -> None:
+    old = url(article)
+    assert client.get(old).status_code == 200
+    cast.editor.is_superuser = True
+    cast.editor.save()
+    staff = Client()
+    staff.force_login(cast.editor)
+    change = f"/admin/articles/article/{article.pk}/change/"
+    form = staff.get(change).context["adminform"].form
+    data = {name: form.initial.get(name, "") for name in ("title", "kind", "topic")}
+    data |= {"slug": "a-new-address", "authors": [u.pk for u in article.authors.all()]}
+    for formset in staff.get(change).context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data |= {f"{management.prefix}-{k}": v for k, v in management.initial.items()}
+        for f in formset.formset.forms:
+            for name, field in f.fields.items():
+                value = f.initial.get(name, field.initial)
+                data[f"{f.prefix}-{name}"] = getattr(value, "pk", value) if value is not None else ""
+    assert staff.post(change, data).status_code == 302
+    assert client.get(old).status_code == 404
+    assert client.get("/articles/a-new-address/patient/").status_code == 200

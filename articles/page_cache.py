@@ -186,6 +186,8 @@ def _serve(
     except Exception:
         logger.warning("page cache unavailable; rendering %s", request.path, exc_info=True)
         return _publicly_cacheable(request, render(), None, varies)
+    if None in tokens:  # evicted the moment it was made: render, store nothing
+        return _publicly_cacheable(request, render(), None, varies)
     entry = found.get(key)
     if entry is not None and entry["tokens"] == tokens:
         return _publicly_cacheable(request, _from_entry(entry), entry, varies)
@@ -195,13 +197,14 @@ def _serve(
     return _publicly_cacheable(request, response, entry, varies)
 
 
-def _start_generation(key: str) -> str:
+def _start_generation(key: str) -> str | None:
     cache = _cache()
     cache.add(key, _token(), timeout=None)
-    return cache.get(key)  # whoever added first wins, so every process agrees on the token
+    token: str | None = cache.get(key)  # whoever added first wins, so every process agrees on the token
+    return token
 
 
-def _store(key: str, tokens: list[str], response: HttpResponse) -> dict[str, Any] | None:
+def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[str, Any] | None:
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
     cache_control = response.get("Cache-Control", "")
@@ -218,7 +221,7 @@ def _store(key: str, tokens: list[str], response: HttpResponse) -> dict[str, Any
         "content": response.content,
         "headers": {k: v for k, v in response.items() if k.lower() not in _OWN_HEADERS},
         "etag": f'"{hashlib.sha256(response.content).hexdigest()[:32]}"',
-        "last_modified": max(map(_token_time, tokens)),
+        "last_modified": max(_token_time(token) for token in tokens if token),
     }
     try:
         _cache().set(key, entry, timeout=settings.PAGE_CACHE_SECONDS)
@@ -255,8 +258,9 @@ def _publicly_cacheable(
         if response.streaming:
             return response
         response["ETag"] = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
-        return get_conditional_response(request, etag=response["ETag"], response=response)
+        return get_conditional_response(request, etag=response["ETag"], response=response) or response
     response["ETag"] = entry["etag"]
     last_modified = int(entry["last_modified"])
     response["Last-Modified"] = http_date(last_modified)
-    return get_conditional_response(request, etag=entry["etag"], last_modified=last_modified, response=response)
+    conditional = get_conditional_response(request, etag=entry["etag"], last_modified=last_modified, response=response)
+    return conditional or response

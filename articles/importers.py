@@ -32,7 +32,14 @@ from . import editing
 from .identifiers import normalise_doi, normalise_pmid
 from .models import Article, ArticleReference, Audience, Reference
 from .references import key_base, unique_key
-from .rendering import CitationUse, ReferenceLookup, find_citations, normalise_citation_key, replace_citation_keys
+from .rendering import (
+    CitationUse,
+    ReferenceLookup,
+    find_citations,
+    normalise_citation_key,
+    replace_citation_keys,
+    validate_body,
+)
 
 
 class ImportFailed(Exception):
@@ -106,6 +113,10 @@ def import_article(
         raise ImportFailed("the file has no title (a “# Heading” on the first line); give one.", 1)
     if audience not in Audience.values or kind not in Article.Kind.values:
         raise ImportFailed(f"unknown audience “{audience}” or kind “{kind}”.")
+    try:
+        validate_body(parsed.body)  # the editor's bounds: length, brackets, nesting
+    except ValidationError as refusal:
+        raise ImportFailed(refusal.messages[0]) from refusal
     with transaction.atomic():
         resolution = _Resolution.resolve(parsed.references)
         resolution.attach_cited_identifiers(find_citations(parsed.body))

@@ -170,13 +170,13 @@ def test_the_editor_form_refuses_an_over_long_body_naming_the_limit() -> None:
     forms_by_audience = variant_forms({"patient-title": "T", "patient-body": "[" * (BODY_MAX_CHARS + 1)})
     form = forms_by_audience["patient"]
     assert not form.is_valid()
-    assert f"the limit is {BODY_MAX_CHARS:,} characters" in " ".join(form.errors["body"])
+    assert f"the limit is {BODY_MAX_CHARS:,} characters" in " ".join(str(error) for error in form.errors["body"])
 
 
 def test_the_editor_form_refuses_deep_nesting_naming_the_limit() -> None:
     form = variant_forms({"patient-title": "T", "patient-body": "> " * 50 + "x"})["patient"]
     assert not form.is_valid()
-    assert f"the limit is {BODY_MAX_DEPTH} levels" in " ".join(form.errors["body"])
+    assert f"the limit is {BODY_MAX_DEPTH} levels" in " ".join(str(error) for error in form.errors["body"])
 
 
 SECTION = (

@@ -10,13 +10,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import jobs, references
-from ..models import Reference
+from ..models import Article, Reference
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
 from ..references import add_references_by_identifier, may_edit_library
 from ..search import search_references
@@ -41,10 +41,11 @@ def library_keeper_required(view: View) -> View:
 @library_keeper_required
 def reference_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
-    references = Reference.objects.annotate(citing_articles=Count("articles", distinct=True)).order_by("key")
+    shown = _citing_filter(request.user, prefix="articles__")
+    found = Reference.objects.annotate(citing_articles=Count("articles", filter=shown, distinct=True)).order_by("key")
     if query:
-        references = search_references(references, query)
-    page = Paginator(references, PAGE_SIZE).get_page(request.GET.get("page"))
+        found = search_references(found, query)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     query_string = urlencode({"q": query}) + "&" if query else ""
     return render(request, "articles/library/list.html", {"page": page, "query": query, "query_string": query_string})
 
@@ -52,8 +53,21 @@ def reference_list(request: HttpRequest) -> HttpResponse:
 @library_keeper_required
 def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
     reference = get_object_or_404(Reference, pk=pk)
-    citing = reference.articles.order_by("title")
-    return render(request, "articles/library/detail.html", {"reference": reference, "citing": citing})
+    citing = (
+        reference.articles.filter(_citing_filter(request.user))
+        .distinct()
+        .select_related("live_publication")
+        .order_by("title")
+    )
+    own = set(Article.objects.authored_by(request.user).filter(pk__in=citing).values_list("pk", flat=True))
+    rows = [(article, article.pk in own) for article in citing]
+    return render(request, "articles/library/detail.html", {"reference": reference, "citing": rows})
+
+
+def _citing_filter(user: object, prefix: str = "") -> Q:
+    """Which citing articles a person may see listed: the published ones, and their own drafts.
+    Other writers' draft titles and states are not the library's to show."""
+    return Q(**{f"{prefix}live_publication__isnull": False}) | Q(**{f"{prefix}authors": user})
 
 
 @library_keeper_required

@@ -18,7 +18,7 @@ from .references import key_base, unique_key
 MAX_PASTED_IDENTIFIERS = 200
 
 
-class ReferenceForm(forms.ModelForm):
+class ReferenceForm(forms.ModelForm[Reference]):
     # Declared wider than the model's columns: "https://doi.org/…" or "PMID: 123" is accepted and shortened.
     doi = forms.CharField(label="DOI", required=False, max_length=500, help_text="e.g. 10.1056/NEJMoa1304048")
     pmid = forms.CharField(label="PMID", required=False, max_length=40, help_text="PubMed id, e.g. 23688323")
@@ -58,7 +58,8 @@ class ReferenceForm(forms.ModelForm):
         return key
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not cleaned.get("key") and not self.has_error("key"):
             if self.instance.pk and not self.instance.has_provisional_key and "key" not in self.changed_data:
                 # Shown empty while it was provisional; the lookup gave it a real key meanwhile.
@@ -72,10 +73,6 @@ class ReferenceForm(forms.ModelForm):
                 )
                 self.instance.key = cleaned["key"]
         return cleaned
-
-    def validate_unique(self) -> None:
-        # The key's uniqueness is checked in clean_key with a plain message; identifiers in _identifier.
-        self.instance.validate_unique(exclude=[*self._get_validation_exclusions(), "key", "doi", "pmid", "pmcid"])
 
     def clean_doi(self) -> str | None:
         return self._identifier("doi", normalise_doi)
@@ -106,7 +103,7 @@ class ReferenceForm(forms.ModelForm):
 
     def save_changes(self) -> Reference:
         """Saves a new reference whole; an existing one only in the fields the person changed."""
-        reference = self.save(commit=False)
+        reference: Reference = self.save(commit=False)
         typed = [*self.changed_data]
         if self._key_was_provisional or "key" in typed:
             reference.key = self.cleaned_data["key"]
@@ -115,7 +112,7 @@ class ReferenceForm(forms.ModelForm):
             # Details typed by a person finish the reference: the lookup no longer owes it anything.
             reference.metadata_status, reference.metadata_error = Reference.MetadataStatus.COMPLETE, ""
             typed += ["metadata_status", "metadata_error"]
-        if reference.pk is None:
+        if reference._state.adding:
             reference.save()
         elif typed:
             reference.save(update_fields=[*dict.fromkeys(typed), "updated_at"])

@@ -10,21 +10,26 @@ a GIN index on the library's document expression below and trigram indexes on ti
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, F, FloatField, Model, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce, Greatest
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Article, PublishedVariant, Reference
 
+_M = TypeVar("_M", bound=Model)
+_Articles = TypeVar("_Articles", bound=QuerySet[Article])
+_References = TypeVar("_References", bound=QuerySet[Reference])
 CONFIG = "english"
-# word_similarity of the query to a title at or above this counts as a match despite a typo: high
-# enough that sharing one word of a two-word query does not.
+# word_similarity of a searched word to a word of a title at or above this counts as a match despite a
+# typo ("dupilumb" to "dupilumab" is 0.78; unrelated words of a similar length stay below 0.4).
 TYPO_SIMILARITY = 0.6
 MAX_WORDS = 12
 _WORD = re.compile(r"\w+")
@@ -51,7 +56,7 @@ def _on_postgresql() -> bool:
 # --- Published articles ---------------------------------------------------------------------------
 
 
-def article_document() -> SearchVector:
+def article_document() -> CombinedExpression:
     # The article's own title (the question on the card) comes from the publication: a join, so this
     # vector is computed per query rather than read from an index; published versions are few.
     return (
@@ -62,39 +67,58 @@ def article_document() -> SearchVector:
     )
 
 
-def search_articles(articles: QuerySet[Article], query: str) -> QuerySet[Article]:
+def search_articles(articles: _Articles, query: str) -> _Articles:
     """Articles whose live publication matches, best first (annotated `search_rank`)."""
     if not words(query):
         return articles.none()
     matching = _matching_variants(query).filter(publication=OuterRef("live_publication"))
-    best = matching.order_by("-search_rank").values("search_rank")[:1]
+    best = matching.order_by(F("search_rank").desc()).values_list(F("search_rank"))[:1]
     return (
         articles.filter(Exists(matching))
         .annotate(search_rank=Subquery(best, output_field=FloatField()))
-        .order_by("-search_rank", "-live_publication__approved_at", "pk")
+        .order_by(F("search_rank").desc(), "-live_publication__approved_at", "pk")
     )
 
 
 def _matching_variants(query: str) -> QuerySet[PublishedVariant]:
     variants = PublishedVariant.objects.all()
     if _on_postgresql():
-        search_query = SearchQuery(query, search_type="websearch", config=CONFIG)
-        similarity = Greatest(
-            TrigramWordSimilarity(query, "publication__title"),
-            TrigramWordSimilarity(query, "title"),
-            TrigramWordSimilarity(query, "summary"),
-        )
-        return (
-            variants.annotate(search_document=article_document(), search_similarity=similarity)
-            .filter(Q(search_document=search_query) | Q(search_similarity__gte=TYPO_SIMILARITY))
-            .annotate(search_rank=SearchRank(F("search_document"), search_query) + F("search_similarity"))
-        )
+        return _full_text(variants, query, article_document(), ["publication__title", "title", "summary"])
     return _every_word(variants, query, {"publication__title": 3, "title": 3, "summary": 2, "body_text": 1})
 
 
-def _every_word(rows: QuerySet, query: str, weights: dict[str, int]) -> QuerySet:
+def _full_text(
+    rows: QuerySet[_M], query: str, document: Any, titles: list[str], *, also: Q | None = None
+) -> QuerySet[_M]:
+    """PostgreSQL: the query as websearch full text; failing that, each word (of four letters or more)
+    found by full text or, misspelt, by trigram similarity to a word of one of the `titles` fields."""
+    search_query = SearchQuery(query, search_type="websearch", config=CONFIG)
+    fuzzy = Q()
+    similarity: Any = Value(0.0, output_field=FloatField())
+    for word in [w for w in _WORD.findall(query.lower())[:MAX_WORDS] if len(w) >= 4]:
+        closest = (
+            Greatest(*(TrigramWordSimilarity(word, name) for name in titles))
+            if len(titles) > 1
+            else (TrigramWordSimilarity(word, titles[0]))
+        )
+        fuzzy &= Q(search_document=SearchQuery(word, config=CONFIG)) | Q(
+            GreaterThanOrEqual(Coalesce(closest, Value(0.0)), TYPO_SIMILARITY)
+        )
+        similarity += Coalesce(closest, Value(0.0))
+    match = Q(search_document=search_query) | (fuzzy if fuzzy else Q(pk__in=[]))
+    if also is not None:
+        match |= also
+    found = (
+        rows.annotate(search_document=document)
+        .filter(match)
+        .annotate(search_rank=SearchRank(F("search_document"), search_query) + similarity / 10)
+    )
+    return cast(QuerySet[_M], found)
+
+
+def _every_word(rows: QuerySet[_M], query: str, weights: dict[str, int]) -> QuerySet[_M]:
     """SQLite: each stem in one of the fields (any order); ranked by the weight of where each is found."""
-    return rows.filter(_all_words(weights, query)).annotate(search_rank=_word_rank(weights, query))
+    return cast(QuerySet[_M], rows.filter(_all_words(weights, query)).annotate(search_rank=_word_rank(weights, query)))
 
 
 def _all_words(fields: dict[str, int], query: str) -> Q:
@@ -118,7 +142,7 @@ def _word_rank(weights: dict[str, int], query: str) -> Any:
 # --- The reference library ------------------------------------------------------------------------
 
 
-def reference_document() -> SearchVector:
+def reference_document() -> CombinedExpression:
     return (
         SearchVector("title", weight="A", config=CONFIG)
         + SearchVector("authors", weight="B", config=CONFIG)
@@ -126,7 +150,7 @@ def reference_document() -> SearchVector:
     )
 
 
-def search_references(references: QuerySet[Reference], query: str) -> QuerySet[Reference]:
+def search_references(references: _References, query: str) -> _References:
     """By words in title, authors and source (any order, best first); by key, DOI or PMID; a pasted
     doi.org link or "PMID: 123" finds that reference."""
     from .references import parse_identifier  # references.py imports the models this module reads
@@ -140,31 +164,22 @@ def search_references(references: QuerySet[Reference], query: str) -> QuerySet[R
     except ValidationError:
         pass  # not an identifier: the words are enough
     if _on_postgresql():
-        search_query = SearchQuery(query, search_type="websearch", config=CONFIG)
-        return (
-            references.annotate(
-                search_document=reference_document(),
-                search_similarity=Coalesce(TrigramWordSimilarity(query, "title"), Value(0.0)),
-            )
-            .filter(
-                identifier
-                | Q(search_document=search_query)
-                | Q(search_similarity__gte=TYPO_SIMILARITY)
-                | Q(key__icontains=query)
-            )
-            .annotate(
-                search_rank=SearchRank(F("search_document"), search_query)
-                + F("search_similarity")
-                + Case(When(identifier, then=Value(10.0)), default=Value(0.0))
-            )
-            .order_by("-search_rank", "key")
+        by_document = _full_text(
+            references, query, reference_document(), ["title"], also=identifier | Q(key__icontains=query)
+        )
+        return cast(
+            _References,
+            by_document.annotate(
+                search_rank=F("search_rank") + Case(When(identifier, then=Value(10.0)), default=Value(0.0))
+            ).order_by(F("search_rank").desc(), "key"),
         )
     fields = {"title": 3, "authors": 2, "source": 1, "key": 1, "doi": 1, "pmid": 1}
-    return (
+    by_words = (
         references.filter(identifier | _all_words(fields, query))
         .annotate(search_rank=_word_rank(fields, query) + Case(When(identifier, then=Value(10.0)), default=Value(0.0)))
-        .order_by("-search_rank", "key")
+        .order_by(F("search_rank").desc(), "key")
     )
+    return by_words
 
 
 # --- Highlighting ---------------------------------------------------------------------------------

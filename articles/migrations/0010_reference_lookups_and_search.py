@@ -1,7 +1,7 @@
 """Reference lookups get honest states (not found, unreachable) and their timing; on PostgreSQL, the
 pg_trgm extension and the GIN indexes behind articles/search.py (SQLite searches without them)."""
 
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.operations import TrigramExtension
 from django.contrib.postgres.search import SearchVector
 from django.db import migrations, models
@@ -16,8 +16,8 @@ def _indexes(apps):
     reference = apps.get_model("articles", "Reference")
     publication = apps.get_model("articles", "Publication")
     return [
-        (variant, GinIndex(OpClass("title", name="gin_trgm_ops"), name="published_variant_title_trgm")),
-        (publication, GinIndex(OpClass("title", name="gin_trgm_ops"), name="publication_title_trgm")),
+        (variant, GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="published_variant_title_trgm")),
+        (publication, GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="publication_title_trgm")),
         (
             reference,
             GinIndex(
@@ -27,7 +27,7 @@ def _indexes(apps):
                 name="reference_search",
             ),
         ),
-        (reference, GinIndex(OpClass("title", name="gin_trgm_ops"), name="reference_title_trgm")),
+        (reference, GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="reference_title_trgm")),
     ]
 
 

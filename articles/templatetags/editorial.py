@@ -31,11 +31,12 @@ def highlight_filter(text: str, query: str) -> SafeString:
 @register.filter
 def reference_label(reference: Any) -> str:
     """A reference (or a revision's snapshot of one) as people read it: never a placeholder key."""
-    get = reference.get if isinstance(reference, dict) else lambda name: getattr(reference, name, None)
-    key = get("key") or ""
+    fields: dict[str, Any] = reference if isinstance(reference, dict) else vars(reference)
+    key = str(fields.get("key") or "")
     if not key.startswith(PROVISIONAL_KEY_PREFIX):
         return key
-    return f"DOI {get('doi')}" if get("doi") else f"PMID {get('pmid')}" if get("pmid") else "untitled reference"
+    doi, pmid = fields.get("doi"), fields.get("pmid")
+    return f"DOI {doi}" if doi else f"PMID {pmid}" if pmid else str(fields.get("title") or "untitled reference")
 
 
 @register.inclusion_tag("articles/library/_lookup.html")

@@ -450,3 +450,8 @@ def mark_metadata_failed(reference_ids: Iterable[int], error: str) -> None:
         lookup_retry_at=None,
         updated_at=timezone.now(),
     )
+
+
+def look_up_after_commit(reference_ids: list[int]) -> None:
+    """Queues the metadata lookup of entries created elsewhere (the importer) once their transaction commits."""
+    _fetch_after_commit(reference_ids)

@@ -3,7 +3,7 @@
 Words match in any order. On PostgreSQL it is full-text search (weighted: title, then bottom line or
 authors, then the text; websearch syntax such as "quoted phrase" and -word; English stemming, ranked)
 with trigram similarity on titles for typos ("dupilumb"). SQLite has neither, so every word, lightly
-stemmed, must appear somewhere, ranked by where it appears. Migration 0010 builds, on PostgreSQL only,
+stemmed, must appear somewhere, ranked by where it appears. Migration 0011 builds, on PostgreSQL only,
 a GIN index on the library's document expression below and trigram indexes on titles.
 """
 

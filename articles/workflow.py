@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import citing, notifications, publishing, readability, roles, versioning
+from . import citing, notifications, page_cache, publishing, readability, roles, versioning
 from .models import Article, Audience, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
 
 Status = Article.Status
@@ -329,6 +329,7 @@ def approve(article: Article, *, by: Any, conflict_of_interest: str, note: str =
             rereview_notified_at=None,
             live_publication=publication,
         )
+        page_cache.public_pages_changed(article.pk)
         notifications.after_commit(notifications.decided, event)
     return event
 
@@ -369,6 +370,7 @@ def confirm_still_accurate(article: Article, *, by: Any, conflict_of_interest: s
         now = timezone.now()
         Article.objects.filter(pk=article.pk).update(approved_at=now, rereview_notified_at=None)
         article.approved_at = now
+        page_cache.public_pages_changed(article.pk)  # the re-review date is public (sitemap, feeds)
         return _record(
             article,
             Step(Action.REREVIEW_CONFIRMED, Status.APPROVED, Status.APPROVED),

@@ -58,7 +58,7 @@ def name_final_answers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0009_publication_cited_references"),
+        ("articles", "0010_page_cache"),
     ]
 
     operations = [

@@ -1,0 +1,287 @@
+"""Reader pages under load, next to a static file from the same server.
+
+Starts gunicorn (2 sync workers) on 127.0.0.1 with production settings (DEBUG=0, a generated SECRET_KEY,
+hashed static files from collectstatic; no SSL redirect, since loopback has no TLS), on PostgreSQL and Redis
+when DATABASE_URL / REDIS_URL are set and on a scratch SQLite file otherwise. The article is approved with
+200 references and 1,000 revisions. Each case is driven for BENCH_SECONDS (default 5) by Debian's `wrk`
+(2 threads, 16 connections) or, without it, by a Python load generator of the same shape:
+
+    (a) the article page              (b) a static file (hashed, immutable)
+    (c) the article, page cache off   (d) the article revalidated with If-None-Match (304)
+
+and prints requests/s with p50/p99 latency, then the ratios (a)/(b) and (c)/(b) against their targets.
+Everything stays on loopback and stops when the run ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+CONNECTIONS = 16
+THREADS = 2
+TARGETS = {"(a)/(b)": 0.5, "(c)/(b)": 0.25}
+
+_SCRATCH = Path(tempfile.mkdtemp(prefix="cr-bench-reader-"))
+if not os.environ.get("DATABASE_URL"):
+    # gunicorn's workers must see the data the benchmark writes: a file, not the in-memory test database.
+    os.environ["DATABASE_URL"] = f"sqlite:///{_SCRATCH / 'bench.sqlite3'}"
+
+sys.path.insert(0, str(BASE_DIR / "bench"))
+from harness import scratch_database  # noqa: E402  (sets Django up)
+
+
+@dataclass(frozen=True)
+class Result:
+    label: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    tool: str
+
+
+# --- The site under test ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _database_url() -> str:
+    """The scratch database the harness created, as a URL for gunicorn's environment."""
+    from django.db import connection
+
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{name}"
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _production_env(database_url: str, page_cache: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="0",  # loopback: no TLS in front
+        DATABASE_URL=database_url,
+        PAGE_CACHE_ENABLED="1" if page_cache else "0",
+        PAGE_CACHE_RELEASE=f"bench-{secrets.token_hex(4)}",  # never shares stored pages with another site
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _collectstatic(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True
+    )
+
+
+@contextmanager
+def gunicorn(env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    argv = [sys.executable, "-m", "gunicorn", "contentreview.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    log = _SCRATCH / f"gunicorn-{port}.log"
+    with log.open("wb") as log_file:
+        server = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stderr=log_file)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/static/css/site.css", timeout=5)  # noqa: S310 - loopback
+                break
+            except OSError:  # refused while booting, or a slow first answer on a busy machine
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), b""
+
+
+# --- Load generators ----------------------------------------------------------------------------
+
+
+def _wrk(label: str, url: str, headers: dict[str, str]) -> Result:
+    argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{SECONDS:g}s", "--latency", url]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=SECONDS + 30).stdout
+    if "Non-2xx or 3xx responses" in out:
+        raise RuntimeError(f"{label}: errors under load\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return Result(label, rate, _wrk_latency(out, "50%"), _wrk_latency(out, "99%"), "wrk")
+
+
+def _wrk_latency(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _python_worker(job: tuple[str, dict[str, str], float, int]) -> tuple[int, int, list[float]]:
+    """One process of the Python generator: `threads` connections, each request on a fresh one (gunicorn's
+    sync workers close the connection after every response)."""
+    import http.client
+
+    url, headers, seconds, threads = job
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def drive() -> None:
+        mine: list[float] = []
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status >= 400:
+                    failures[0] += 1
+            finally:
+                conn.close()
+            mine.append((time.perf_counter() - start) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    workers = [threading.Thread(target=drive) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return len(latencies), failures[0], latencies
+
+
+def _python_load(label: str, url: str, headers: dict[str, str]) -> Result:
+    jobs = [(url, headers, SECONDS, CONNECTIONS // THREADS)] * THREADS
+    with Pool(THREADS) as pool:
+        parts = pool.map(_python_worker, jobs)
+    if sum(failures for _, failures, _ in parts):
+        raise RuntimeError(f"{label}: errors under load")
+    latencies = sorted(lat for _, _, lats in parts for lat in lats)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return Result(label, len(latencies) / SECONDS, statistics.median(latencies), p99, "python")
+
+
+def drive(label: str, url: str, headers: dict[str, str] | None = None) -> Result:
+    for _ in range(20):  # warm-up: each worker's templates, URL resolver and the page cache
+        _get(url, headers)
+    if shutil.which("wrk"):
+        return _wrk(label, url, headers or {})
+    return _python_load(label, url, headers or {})
+
+
+# --- The run ------------------------------------------------------------------------------------
+
+
+def build_article() -> str:
+    from tests.conftest import Cast
+    from tests.sizes import approved_article
+
+    article = approved_article(Cast(), references=200, revisions=1000, title="Should I keep my daily preventer?")
+    return f"/articles/{article.slug}/patient/"
+
+
+def measure(article_path: str) -> list[Result]:
+    database_url = _database_url()
+    cached_env = _production_env(database_url, page_cache=True)
+    _collectstatic(cached_env)
+    with gunicorn(cached_env) as base:
+        status, headers, body = _get(base + article_path)
+        assert status == 200 and b"Daily use helps many people" in body, status
+        stylesheet = re.search(rb'href="(/static/css/site\.[0-9a-f]+\.css)"', body)
+        assert stylesheet, "the page does not link a hashed stylesheet"
+        static_path = stylesheet.group(1).decode()
+        static_status, static_headers, _ = _get(base + static_path)
+        assert static_status == 200 and "immutable" in static_headers.get("Cache-Control", ""), static_headers
+        not_modified, _, _ = _get(base + article_path, {"If-None-Match": headers["ETag"]})
+        assert not_modified == 304, not_modified
+        print(f"article: {headers.get('Cache-Control')}, ETag {headers['ETag']}, Vary {headers.get('Vary', '-')}")
+        print(f"static:  {static_path}: {static_headers.get('Cache-Control')}")
+        article = drive("(a) article page, page cache on", base + article_path)
+        static = drive("(b) static file (hashed CSS)", base + static_path)
+        revalidated = drive("(d) article, If-None-Match → 304", base + article_path, {"If-None-Match": headers["ETag"]})
+    with gunicorn(_production_env(database_url, page_cache=False)) as base:
+        uncached = drive("(c) article page, page cache off", base + article_path)
+    return [article, static, uncached, revalidated]
+
+
+def report(results: list[Result]) -> bool:
+    from django.db import connection
+
+    article, static, uncached, _ = results
+    print(f"\ngunicorn 2 sync workers, {connection.vendor}, {SECONDS:g}s per case, {CONNECTIONS} connections")
+    print(f"{'case':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  tool")
+    for result in results:
+        print(
+            f"{result.label:<40} {result.requests_per_second:>9.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f}"
+            f"  {result.tool}"
+        )
+    ratios = {
+        "(a)/(b)": article.requests_per_second / static.requests_per_second,
+        "(c)/(b)": uncached.requests_per_second / static.requests_per_second,
+    }
+    met = True
+    for name, ratio in ratios.items():
+        ok = ratio >= TARGETS[name]
+        met &= ok
+        print(f"{name} = {ratio:.2f}  (target ≥ {TARGETS[name]}: {'met' if ok else 'NOT met'})")
+    return met
+
+
+def main() -> int:
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        connection.settings_dict["TEST"]["NAME"] = str(_SCRATCH / "test.sqlite3")  # a file gunicorn can open
+    try:
+        with scratch_database():
+            return 0 if report(measure(build_article())) else 1
+    finally:
+        shutil.rmtree(_SCRATCH, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

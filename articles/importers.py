@@ -43,7 +43,14 @@ from . import editing, references
 from .identifiers import normalise_doi, normalise_pmid
 from .models import Article, ArticleReference, Audience, Reference
 from .references import key_base, unique_key
-from .rendering import CitationUse, ReferenceLookup, find_citations, normalise_citation_key, replace_citation_keys
+from .rendering import (
+    CitationUse,
+    ReferenceLookup,
+    find_citations,
+    normalise_citation_key,
+    replace_citation_keys,
+    validate_body,
+)
 from .texts import ArticleText, VariantText
 
 # One limit for the upload form and the command. A long article is ~50 KB of text; a Word document with
@@ -195,6 +202,10 @@ def plan_import(
     _check_title(title, line)
     if len(topic.strip()) > TOPIC_MAX_LENGTH:
         raise ImportFailed(f"the topic is {len(topic.strip())} characters long; at most {TOPIC_MAX_LENGTH} fit.")
+    try:
+        validate_body(parsed.body)  # the editor's bounds: length, brackets, nesting
+    except ValidationError as refusal:
+        raise ImportFailed(refusal.messages[0]) from refusal
     resolution = _Resolution.resolve(parsed.references)
     resolution.attach_cited_identifiers(find_citations(parsed.summary) + find_citations(parsed.body))
     rewrite = _CitationRewriter(resolution.by_label, resolution.known_identifiers())

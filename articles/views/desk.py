@@ -12,14 +12,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, editing, roles, versioning, workflow
+from .. import citing, editing, jobs, roles, versioning, workflow
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -31,7 +31,7 @@ from ..forms import (
     variant_forms,
 )
 from ..models import Article, ArticleVariant, Audience, ReviewAssignment, ReviewRound
-from ..rendering import ReferenceLookup, render_article_text
+from ..rendering import BODY_MAX_CHARS, ReferenceLookup, render_article_text, validate_body
 from . import history
 
 TRACKER = [
@@ -301,8 +301,13 @@ def preview(request: HttpRequest) -> HttpResponse:
     sanitiser, with citations resolved against the whole library (as saving would attach them)."""
     if not (roles.is_writer(request.user) or roles.is_editor(request.user)):
         raise PermissionDenied
-    limit = 200_000  # characters; far beyond any article, short of a denial of service
-    typed = {name: request.POST.get(name, "")[:limit] for name in ("title", "summary", "body")}
+    typed = {name: request.POST.get(name, "") for name in ("title", "summary", "body")}
+    try:
+        # The same bound as saving: the preview must never cost more than the worst text one may save.
+        validate_body(typed["body"])
+    except ValidationError as refusal:
+        return render(request, "articles/desk/_preview_refused.html", {"messages_": refusal.messages}, status=422)
+    typed["title"], typed["summary"] = typed["title"][:300], typed["summary"][:BODY_MAX_CHARS]
     audience = request.POST.get("audience", Audience.PATIENT)
     variant = ArticleVariant(audience=audience if audience in Audience.values else Audience.PATIENT, **typed)
     lookup = ReferenceLookup.from_references(editing.library_entries_cited_in(variant.body))
@@ -317,7 +322,10 @@ def new_article(request: HttpRequest) -> HttpResponse:
     article_form = ArticleForm(request.POST or None)
     forms_by_audience = variant_forms(request.POST or None)
     if request.method == "POST" and article_form.is_valid() and all(f.is_valid() for f in forms_by_audience.values()):
-        article = editing.create_article(by=request.user, text=article_text(article_form, forms_by_audience))
+        with jobs.owed_notes() as owed:
+            article = editing.create_article(by=request.user, text=article_text(article_form, forms_by_audience))
+        if owed:
+            messages.warning(request, jobs.owed_message(owed))
         return redirect("desk:article", slug=article.slug)
     return render(
         request, "articles/desk/editor.html", {"article_form": article_form, "panels": _panels(forms_by_audience)}
@@ -345,16 +353,20 @@ def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
         return _editor(request, article, article_form, forms_by_audience, status=400)
     text = article_text(article_form, forms_by_audience)
     try:
-        changed = editing.save_article(
-            article,
-            by=request.user,
-            base_version=article_form.cleaned_data["base_version"] or 0,
-            text=text,
-            comment=article_form.cleaned_data["comment"],
-        )
+        with jobs.owed_notes() as owed:
+            changed = editing.save_article(
+                article,
+                by=request.user,
+                base_version=article_form.cleaned_data["base_version"] or 0,
+                text=text,
+                comment=article_form.cleaned_data["comment"],
+            )
     except editing.EditConflict as conflict:
         return _conflict(request, conflict.article, article_form, forms_by_audience)
-    messages.success(request, "Saved." if changed else "Nothing changed.")
+    if owed:
+        messages.warning(request, jobs.owed_message(owed))  # saved, but its follow-up work is owed
+    else:
+        messages.success(request, "Saved." if changed else "Nothing changed.")
     return redirect("desk:article", slug=article.slug)
 
 

@@ -224,9 +224,10 @@ def _serve(
     request: HttpRequest, key: str, generations: list[str], render: Callable[[], HttpResponse], varies: bool
 ) -> HttpResponse:
     gen_keys = [f"gen:{name}" for name in generations]
+    started: list[str] = []
     try:
         found = _cache().get_many([key, *gen_keys])
-        tokens = [found.get(k) or _start_generation(k) for k in gen_keys]
+        tokens = [found.get(k) or _start_generation(k, started) for k in gen_keys]
     except Exception:
         logger.warning("page cache unavailable; rendering %s", request.path, exc_info=True)
         return _publicly_cacheable(request, render(), None, varies)
@@ -238,14 +239,27 @@ def _serve(
     # The tokens were read before rendering: a change committed meanwhile leaves this entry unservable.
     response = render()
     entry = _store(key, tokens, response)
+    if entry is None and started:
+        _forget(started)
     return _publicly_cacheable(request, response, entry, varies)
 
 
-def _start_generation(key: str) -> str | None:
+def _start_generation(key: str, started: list[str]) -> str | None:
     cache = _cache()
-    cache.add(key, _token(), timeout=None)
+    if cache.add(key, _token(), timeout=None):
+        started.append(key)
     token: str | None = cache.get(key)  # whoever added first wins, so every process agrees on the token
     return token
+
+
+def _forget(keys: list[str]) -> None:
+    """Generations started for a page that turned out not to exist (a made-up address) are removed, so
+    requests for random addresses cannot fill Redis. Safe even if another process just started using one:
+    a missing generation only means a re-render."""
+    try:
+        _cache().delete_many(keys)
+    except Exception:
+        logger.warning("page cache: could not remove %s", keys, exc_info=True)
 
 
 def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[str, Any] | None:

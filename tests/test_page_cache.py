@@ -284,3 +284,14 @@ def test_production_static_files_are_hashed_compressed_and_immutable(
     assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
     assert "immutable" in response["Cache-Control"] and "max-age=315360000" in response["Cache-Control"]
     assert "immutable" not in Client().get("/static/css/site.css")["Cache-Control"]  # unhashed: short-lived
+
+
+def test_made_up_addresses_leave_nothing_in_the_cache(client: Any, article: Article) -> None:
+    from django.core.cache import caches
+
+    pages = caches["pages"]
+    for n in range(5):
+        assert client.get(f"/articles/no-such-article-{n}/patient/").status_code == 404
+    assert pages.get_many([f"gen:article:no-such-article-{n}" for n in range(5)]) == {}
+    client.get(url(article))
+    assert pages.get(f"gen:{page_cache.article_generation(article.slug)}") is not None

@@ -281,10 +281,10 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
     headers = {k: v for k, v in response.items() if k.lower() not in _OWN_HEADERS}
     etag = hashlib.sha256(response.content).hexdigest()[:32]
     last_modified = max(_token_time(token) for token in tokens if token)
-    plain = {"tokens": tokens, "body": response.content, "headers": headers, "etag": f'"{etag}"'}
+    plain: dict[str, Any] = {"tokens": tokens, "body": response.content, "headers": headers, "etag": f'"{etag}"'}
     # Public pages hold no secret (no CSRF token, no personal data), so compressing them is BREACH-safe.
     # Each encoding is its own representation, with its own strong validator.
-    zipped = {
+    zipped: dict[str, Any] = {
         "tokens": tokens,
         "body": gzip.compress(response.content, compresslevel=6, mtime=0),
         "headers": {**headers, "Content-Encoding": "gzip"},

@@ -240,10 +240,13 @@ def _serve(
         return _publicly_cacheable(request, _from_entry(entry), entry, varies)
     # The tokens were read before rendering: a change committed meanwhile leaves this entry unservable.
     response = render()
-    entry = _store(key, tokens, response)
-    if entry is None and started:
-        _forget(started)
-    return _publicly_cacheable(request, response, entry, varies)
+    entries = _store(key, tokens, response)
+    if entries is None:
+        if started:
+            _forget(started)
+        return _publicly_cacheable(request, response, None, varies)
+    # Answer with the representation the reader asked for, exactly as the next request will get it.
+    return _publicly_cacheable(request, _from_entry(entries[encoding]), entries[encoding], varies)
 
 
 def _start_generation(key: str, started: list[str]) -> str | None:
@@ -264,8 +267,8 @@ def _forget(keys: list[str]) -> None:
         logger.warning("page cache: could not remove %s", keys, exc_info=True)
 
 
-def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[str, Any] | None:
-    """Store the page in each encoding; returns the entry describing `response` itself (uncompressed)."""
+def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[str, dict[str, Any]] | None:
+    """Store the page in each encoding (None: not storable); returns the entries by encoding."""
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
     cache_control = response.get("Cache-Control", "")
@@ -298,7 +301,7 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
         _cache().set_many(stored, timeout=settings.PAGE_CACHE_SECONDS)
     except Exception:
         logger.warning("page cache: could not store %s", key, exc_info=True)
-    return plain
+    return entries
 
 
 def _from_entry(entry: dict[str, Any]) -> HttpResponse:

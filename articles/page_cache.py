@@ -55,7 +55,7 @@ _ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 
 def article_generation(slug: str) -> str:
-    """The generation of one article's pages (slugs never change once an article exists)."""
+    """The generation of one article's pages (renaming an address in the admin renews every page)."""
     return f"article:{slug}"
 
 

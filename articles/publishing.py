@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from .models import Article, Publication, PublishedVariant, Reference
-from .rendering import ReferenceLookup, render_article_text
+from .rendering import ReferenceLookup, render_article_text, render_summary_text
 
 
 def _person(user: Any, *, with_bio: bool = False) -> dict[str, str]:
@@ -51,13 +51,14 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
     )
     cited: set[int] = set()
     for variant in article.variants.all():
-        rendered = render_article_text(variant.body, lookup)
+        rendered = render_article_text(variant.body, lookup, variant.summary)
         cited.update(ref.pk for ref in rendered.cited)
         PublishedVariant.objects.create(
             publication=publication,
             audience=variant.audience,
             title=variant.title,
-            summary=variant.summary,
+            summary=render_summary_text(variant.summary),
+            summary_html=rendered.summary_html,
             body_html=rendered.body_html,
             body_text=strip_tags(rendered.body_html),
             references_html=rendered.references_html,

@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Article, Audience, Publication, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
-from ..rendering import ReferenceLookup, render_article_text, sanitise
+from ..rendering import ReferenceLookup, render_article_text, render_summary_text, sanitise
 from ..search import search_articles
 
 ARTICLES_PER_PAGE = 20
@@ -169,6 +169,8 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
     return {
         "publication": publication,
         "shown": shown,
+        "summary_html": _stored_html(shown.summary_html),
+        "summary_text": shown.summary,
         "body_html": _stored_html(shown.body_html),
         "references_html": _stored_html(shown.references_html),
         "references": shown.references,
@@ -194,10 +196,13 @@ def _pending_context(article: Article, audience: str) -> dict[str, Any]:
     if not versions:
         raise Http404("Nothing written yet")
     shown = _pick(versions, audience)
-    rendered = render_article_text(shown.body, ReferenceLookup.from_references(article.references.all()))
+    lookup = ReferenceLookup.from_references(article.references.all())
+    rendered = render_article_text(shown.body, lookup, shown.summary)
     return {
         "publication": None,
         "shown": shown,
+        "summary_html": rendered.summary_html,
+        "summary_text": render_summary_text(shown.summary),
         "body_html": rendered.body_html,
         "references_html": rendered.references_html,
         "references": [_reference_fields(ref) for ref in rendered.cited],
@@ -260,7 +265,7 @@ def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
         "@context": "https://schema.org",
         "@type": "MedicalWebPage",
         "name": shown.title,
-        "description": shown.summary,
+        "description": context["summary_text"],
         "url": canonical,
         "inLanguage": "en",
         "audience": {"@type": "MedicalAudience", "audienceType": SCHEMA_AUDIENCE[Audience(shown.audience)]},

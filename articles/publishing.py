@@ -12,9 +12,10 @@ from .models import Article, Publication, PublishedVariant, Reference
 from .rendering import ReferenceLookup, render_article_text
 
 
-def _person(user: Any, *, with_bio: bool = False) -> dict[str, str]:
+def _person(user: Any, *, with_bio: bool = False) -> dict[str, Any]:
     profile = user.profile
-    entry = {"name": profile.display_name, "credentials": profile.credentials}
+    # The profile id lets the byline link to the person's page; name and credentials stay as they were then.
+    entry: dict[str, Any] = {"name": profile.display_name, "credentials": profile.credentials, "profile": profile.pk}
     if with_bio:
         entry["bio"] = profile.bio
     return entry
@@ -37,6 +38,7 @@ def _reference_snapshot(reference: Reference) -> dict[str, Any]:
 def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> Publication:
     """Create the immutable snapshot; called by workflow.approve inside its transaction."""
     lookup = ReferenceLookup.from_references(article.references.all())
+    writers = list(article.authors.select_related("profile"))
     publication = Publication.objects.create(
         article=article,
         content_version=article.content_version,
@@ -45,9 +47,11 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
         kind=article.kind,
         topic=article.topic,
         reviewers=[_person(user) for user in approvers],
-        authors=[_person(user, with_bio=True) for user in article.authors.select_related("profile")],
+        authors=[_person(user, with_bio=True) for user in writers],
         approved_at=timezone.now(),
     )
+    publication.written_by.set(writers)
+    publication.reviewed_by.set(approvers)
     for variant in article.variants.all():
         rendered = render_article_text(variant.body, lookup)
         PublishedVariant.objects.create(

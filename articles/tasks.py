@@ -43,3 +43,11 @@ def fetch_reference_metadata(self, reference_ids: list[int]) -> None:  # type: i
             mark_metadata_failed(reference_ids, f"The metadata service could not be reached: {exc}")
             return
         raise self.retry(exc=exc, countdown=METADATA_RETRY_SECONDS * 2**self.request.retries) from exc
+
+
+@shared_task
+def erase_expired_reader_emails() -> int:
+    """Daily: readers' email addresses are kept only FEEDBACK_EMAIL_RETENTION_DAYS after receipt."""
+    from .feedback import erase_expired_emails
+
+    return erase_expired_emails(timezone.now())

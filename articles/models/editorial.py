@@ -24,9 +24,18 @@ class Profile(models.Model):
         max_length=200, blank=True, help_text="Shown after the name, e.g. “MD, pulmonologist”."
     )
     bio = models.TextField(blank=True, help_text="A short biography shown on bylines.")
+    specialty = models.CharField(max_length=120, blank=True, help_text="e.g. “Respiratory medicine”.")
+    # Readers judge advice by who gave it (JAMA benchmarks): interests are printed on the public profile.
+    disclosures = models.TextField(
+        blank=True,
+        help_text="Financial and other interests on file, shown on the public profile; empty means none declared.",
+    )
 
     def __str__(self) -> str:
         return self.signature
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:person", kwargs={"pk": self.pk})
 
     @property
     def signature(self) -> str:
@@ -350,6 +359,9 @@ class Publication(models.Model):
     reviewers = models.JSONField(help_text="[{name, credentials}] of the approving board members.")
     authors = models.JSONField(help_text="[{name, credentials, bio}] of the writers.")
     approved_at = models.DateTimeField()
+    # The same people as rows, so profile pages can list "articles written / reviewed" with one query.
+    written_by = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="written_publications", blank=True)
+    reviewed_by = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="reviewed_publications", blank=True)
 
     class Meta:
         ordering = ["-approved_at"]

@@ -23,6 +23,7 @@ def _person(user: Any, *, with_bio: bool = False) -> dict[str, Any]:
 
 def _reference_snapshot(reference: Reference) -> dict[str, Any]:
     return {
+        "id": reference.pk,
         "key": reference.key,
         "kind": reference.get_kind_display(),
         "title": reference.title,
@@ -52,8 +53,10 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
     )
     publication.written_by.set(writers)
     publication.reviewed_by.set(approvers)
+    cited: set[int] = set()
     for variant in article.variants.all():
         rendered = render_article_text(variant.body, lookup)
+        cited.update(ref.pk for ref in rendered.cited)
         PublishedVariant.objects.create(
             publication=publication,
             audience=variant.audience,
@@ -64,4 +67,5 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
             references_html=rendered.references_html,
             references=[_reference_snapshot(ref) for ref in rendered.cited],
         )
+    publication.cited_references.set(cited)
     return publication

@@ -362,6 +362,9 @@ class Publication(models.Model):
     # The same people as rows, so profile pages can list "articles written / reviewed" with one query.
     written_by = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="written_publications", blank=True)
     reviewed_by = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="reviewed_publications", blank=True)
+    # The library entries this publication cites, so "which published articles cite this source?" is one
+    # indexed join (the citation watch, the syndication API), not a scan of every snapshot's JSON.
+    cited_references = models.ManyToManyField("Reference", blank=True, related_name="publications")
 
     class Meta:
         ordering = ["-approved_at"]

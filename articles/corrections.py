@@ -237,3 +237,11 @@ def recent_updates() -> QuerySet[ArticleUpdate]:
     return ArticleUpdate.objects.filter(article__live_publication__isnull=False).select_related(
         "article__live_publication"
     )
+
+
+def public_log(article: Article) -> list[dict[str, Any]]:
+    """The log as data (date, note) for the syndication API; a re-review reads "Checked, no changes needed"."""
+    return [
+        {"date": update.created_at, "note": update.note or ArticleUpdate.Kind.CHECKED.label}
+        for update in updates_for(article)
+    ]

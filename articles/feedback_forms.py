@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from .feedback import MAX_REASON_LENGTH, MAX_REPLY_LENGTH, MAX_TEXT_LENGTH, MIN_TEXT_LENGTH
 from .models import Article, Audience, ReaderFeedback
@@ -26,7 +27,6 @@ class ReaderMessageForm(forms.Form):
         label="Your email (optional)",
         required=False,
         max_length=254,
-        help_text="Only if you would like a reply. We use it for nothing else and delete it after a few months.",
     )
     audience = forms.ChoiceField(choices=Audience.choices, required=False, widget=forms.HiddenInput)
     # The honeypot: hidden from people (and from screen readers); automated senders fill every field.
@@ -35,6 +35,13 @@ class ReaderMessageForm(forms.Form):
         label="Leave this field empty",
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].help_text = (
+            "Only if you would like a reply. We use it for nothing else and delete it "
+            f"{settings.FEEDBACK_EMAIL_RETENTION_DAYS} days after you write."
+        )
 
     def clean_text(self) -> str:
         text = self.cleaned_data["text"].strip()

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from reversion.admin import VersionAdmin
 
-from . import editing
+from . import editing, page_cache
 from .models import (
     Article,
     ArticleReference,
@@ -26,13 +26,13 @@ from .models import (
 )
 
 
-class ProfileInline(admin.StackedInline):
+class ProfileInline(admin.StackedInline[Profile, User]):
     model = Profile
     can_delete = False
     fields = ["display_name", "credentials", "specialty", "bio", "disclosures"]
 
 
-class PersonAdmin(UserAdmin):
+class PersonAdmin(UserAdmin[User]):
     inlines = [ProfileInline]
     list_display = ["username", "display_name", "email", "is_staff", "group_list"]
     list_select_related = ["profile"]
@@ -65,20 +65,20 @@ admin.site.unregister(User)
 admin.site.register(User, PersonAdmin)
 
 
-class ArticleVariantInline(admin.StackedInline):
+class ArticleVariantInline(admin.StackedInline[ArticleVariant, Article]):
     model = ArticleVariant
     extra = 0
     max_num = 2
 
 
-class ArticleReferenceInline(admin.TabularInline):
+class ArticleReferenceInline(admin.TabularInline[ArticleReference, Article]):
     model = ArticleReference
     extra = 0
     autocomplete_fields = ["reference"]
 
 
 @admin.register(Article)
-class ArticleAdmin(VersionAdmin):
+class ArticleAdmin(VersionAdmin):  # type: ignore[misc]  # django-reversion ships no types
     """History and recover come from django-reversion. Status is never editable here, and a change saved
     here has the same consequences as one saved in the editor (approved → new draft)."""
 
@@ -86,7 +86,15 @@ class ArticleAdmin(VersionAdmin):
     list_filter = ["status", "kind", "topic"]
     search_fields = ["title", "slug", "topic"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["status", "content_version", "approved_at", "live_publication", "created_at", "updated_at"]
+    readonly_fields = [
+        "status",
+        "content_version",
+        "approved_at",
+        "live_publication",
+        "public_changed_at",
+        "created_at",
+        "updated_at",
+    ]
     exclude = ["rereview_notified_at"]
     filter_horizontal = ["authors"]
     inlines = [ArticleVariantInline, ArticleReferenceInline]
@@ -95,6 +103,9 @@ class ArticleAdmin(VersionAdmin):
         # An unchanged form saves nothing, so no revision is recorded for it.
         if not change or form.has_changed():
             super().save_model(request, obj, form, change)
+        if change and "slug" in form.changed_data:
+            # Stored pages are keyed by address: the old one must stop answering at once (rare: renew all).
+            page_cache.public_pages_changed()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -102,7 +113,7 @@ class ArticleAdmin(VersionAdmin):
             editing.record_admin_edit(form.instance, by=request.user)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """The record of the workflow: visible to editors, never written from the admin."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -154,7 +165,7 @@ class ArticleUpdateAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(admin.ModelAdmin[Reference]):
     list_display = ["key", "kind", "title", "source", "year", "doi", "pmid", "metadata_status"]
     list_filter = ["kind", "metadata_status"]
     search_fields = ["key", "title", "authors", "doi", "pmid"]

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import citing, corrections, notifications, publishing, readability, roles, versioning
+from . import citing, corrections, notifications, page_cache, publishing, readability, roles, versioning
 from .models import Article, Audience, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
 
 Status = Article.Status
@@ -337,6 +337,7 @@ def approve(
             rereview_notified_at=None,
             live_publication=publication,
         )
+        page_cache.public_pages_changed(article.pk)
         notifications.after_commit(notifications.decided, event)
     return event
 
@@ -378,6 +379,7 @@ def confirm_still_accurate(article: Article, *, by: Any, conflict_of_interest: s
         Article.objects.filter(pk=article.pk).update(approved_at=now, rereview_notified_at=None)
         article.approved_at = now
         corrections.record_check(article, by=by)
+        page_cache.public_pages_changed(article.pk)  # the re-review date is public (sitemap, feeds)
         return _record(
             article,
             Step(Action.REREVIEW_CONFIRMED, Status.APPROVED, Status.APPROVED),
@@ -433,7 +435,7 @@ def add_comment(article: Article, *, by: Any, body: str) -> ReviewComment:
 
 
 def available_actions(article: Article, user: Any) -> list[str]:
-    status = article.status
+    status = Status(article.status)
     actions: list[str] = []
     if roles.is_writer(user) and is_author(user, article):
         actions += {Status.DRAFT: ["edit", "submit"], Status.SUBMITTED: ["edit", "withdraw"]}.get(status, ["edit"])

@@ -6,9 +6,11 @@ Status is written only by `articles.workflow`; nothing here holds a business rul
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import reversion
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.urls import reverse
 
@@ -61,7 +63,7 @@ class ArticleQuerySet(models.QuerySet["Article"]):
 
         if is_board_member(user) or is_editor(user):
             return self.all()
-        if getattr(user, "is_authenticated", False):
+        if isinstance(user, User) and user.is_authenticated:
             return self.filter(authors=user)
         return self.none()
 
@@ -69,7 +71,7 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         cutoff = now - timedelta(days=settings.REVIEW_INTERVAL_DAYS)
         return self.filter(status=Article.Status.APPROVED, approved_at__lte=cutoff)
 
-    def authored_by(self, user: object) -> ArticleQuerySet:
+    def authored_by(self, user: User) -> ArticleQuerySet:
         return self.filter(authors=user)
 
     def with_variants(self) -> ArticleQuerySet:
@@ -101,7 +103,12 @@ class Article(models.Model):
         "Publication", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rereview_notified_at = models.DateTimeField(null=True, blank=True)
-    references = models.ManyToManyField("Reference", through="ArticleReference", related_name="articles")
+    # Set by page_cache.public_pages_changed on every change a reader can see (publication, notice,
+    # correction); the syndication feed's `modified_since` reads it.
+    public_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    references: models.ManyToManyField[Reference, ArticleReference] = models.ManyToManyField(
+        "Reference", through="ArticleReference", related_name="articles"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -364,7 +371,9 @@ class Publication(models.Model):
     reviewed_by = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="reviewed_publications", blank=True)
     # The library entries this publication cites, so "which published articles cite this source?" is one
     # indexed join (the citation watch, the syndication API), not a scan of every snapshot's JSON.
-    cited_references = models.ManyToManyField("Reference", blank=True, related_name="publications")
+    cited_references: models.ManyToManyField[Reference, Any] = models.ManyToManyField(
+        "Reference", blank=True, related_name="publications"
+    )
 
     class Meta:
         ordering = ["-approved_at"]

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from .. import roles
 from ..models import Article, Reference
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
 from ..references import add_references_by_identifier, may_edit_library, parse_identifier
@@ -70,7 +71,7 @@ def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("live_publication")
         .order_by("title")
     )
-    own = set(Article.objects.authored_by(request.user).filter(pk__in=citing).values_list("pk", flat=True))
+    own = set(Article.objects.authored_by(roles.signed_in(request)).filter(pk__in=citing).values_list("pk", flat=True))
     rows = [(article, article.pk in own) for article in citing]
     return render(request, "articles/library/detail.html", {"reference": reference, "citing": rows})
 

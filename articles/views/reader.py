@@ -17,11 +17,12 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
-from ..models import Article, Audience, PublishedVariant, Reference, SitePage
+from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
+from ..page_cache import LISTING, article_generation, public_page
 from ..rendering import ReferenceLookup, anchor_sections, render_article_text, sanitise, tighten_citations
 from . import trust
 
@@ -60,8 +61,16 @@ class Card:
     reviewed: datetime
 
 
+def live_publication(article: Article) -> Publication:
+    """The approved snapshot readers see; an article without one (never approved, or withdrawn from public
+    view between the query and this call) is not found, never shown from its working copy."""
+    if article.live_publication is None:
+        raise Http404("Not published")
+    return article.live_publication
+
+
 def _card(article: Article, audience: str) -> Card:
-    publication = article.live_publication
+    publication = live_publication(article)
     version = publication.variant(audience) or publication.variant(Audience.PATIENT)
     return Card(
         url=article.get_absolute_url(),
@@ -73,6 +82,9 @@ def _card(article: Article, audience: str) -> Card:
     )
 
 
+# Cards show the remembered audience's bottom line, so the index is stored once per audience; a search
+# (any parameter besides "page") is rendered each time.
+@public_page(lambda: [LISTING], query=("page",), variant=_remembered_audience)
 def index(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     articles = (
@@ -120,6 +132,8 @@ def choose_audience(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+# Stored per audience URL; nothing on it depends on a cookie (the audience is in the URL).
+@public_page(lambda slug, audience: [article_generation(slug)])
 def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse:
     if audience not in Audience.values:
         raise Http404("No such audience")
@@ -141,7 +155,11 @@ def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse
         policy_url=reverse("articles:site_page", args=[EDITORIAL_POLICY]),
         json_ld=_json_ld(_structured_data(context, canonical)),
     )
-    return render(request, "articles/detail.html", context)
+    response = render(request, "articles/detail.html", context)
+    if context["pending"]:
+        # The working copy changes with every edit: never stored, by us or anyone downstream.
+        patch_cache_control(response, no_store=True)
+    return response
 
 
 def _pick(versions: dict[str, Any], audience: str) -> Any:
@@ -150,7 +168,7 @@ def _pick(versions: dict[str, Any], audience: str) -> Any:
 
 
 def _published_context(article: Article, audience: str) -> dict[str, Any]:
-    publication = article.live_publication
+    publication = live_publication(article)
     versions = {v.audience: v for v in publication.variants.all()}
     if not versions:
         raise Http404("Empty publication")
@@ -272,6 +290,7 @@ def _json_ld(data: dict[str, Any]) -> SafeString:
 # --- Staff-written pages and the sitemap ----------------------------------------------------------
 
 
+@public_page()
 def site_page(request: HttpRequest, slug: str) -> HttpResponse:
     page = get_object_or_404(SitePage, slug=slug)
     canonical = request.build_absolute_uri(page.get_absolute_url())
@@ -285,7 +304,7 @@ class SitemapEntry:
     approved_at: datetime
 
 
-class ArticleSitemap(Sitemap):
+class ArticleSitemap(Sitemap[SitemapEntry]):
     """Every audience version of every published article, dated by its approval."""
 
     changefreq = "monthly"
@@ -293,9 +312,10 @@ class ArticleSitemap(Sitemap):
     def items(self) -> list[SitemapEntry]:
         articles = Article.objects.published().prefetch_related("live_publication__variants").order_by("slug")
         return [
-            SitemapEntry(article.slug, version.audience, article.live_publication.approved_at)
+            SitemapEntry(article.slug, version.audience, publication.approved_at)
             for article in articles
-            for version in sorted(article.live_publication.variants.all(), key=lambda v: v.audience)
+            for publication in [live_publication(article)]
+            for version in sorted(publication.variants.all(), key=lambda v: v.audience)
         ]
 
     def location(self, item: SitemapEntry) -> str:

@@ -26,7 +26,7 @@ def fill_people_and_checks(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0009_publication_cited_references"),
+        ("articles", "0010_page_cache"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

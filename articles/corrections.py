@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -165,7 +166,6 @@ def record_approval(
 ) -> ArticleUpdate | None:
     """Log a re-approval for readers; refuses (ChangeNoteProblem) a substantive change without a note."""
     note = clean_note(note)
-    transaction.on_commit(lambda: public_pages_changed(article.pk))
     if previous is None:
         ProposedChangeNote.objects.filter(article=article).delete()
         return None  # a first publication: there is nothing it corrects
@@ -204,8 +204,22 @@ def _log(article: Article, *, kind: str, note: str, by: Any, publication: Any, a
     update = ArticleUpdate.objects.create(
         article=article, kind=kind, note=note, by=by, publication=publication, created_at=at
     )
+    lines = [{"kind": u.kind, "note": u.note, "at": u.created_at.isoformat()} for u in updates_for(article)]
+    Article.objects.filter(pk=article.pk).update(updates_log=lines)
     transaction.on_commit(lambda: public_pages_changed(article.pk))
     return update
+
+
+@dataclass(frozen=True)
+class UpdateLine:
+    kind: str
+    note: str
+    at: datetime
+
+
+def update_lines(article: Article) -> list[UpdateLine]:
+    """The article's "Updates" for its page, read from the article row (see Article.updates_log)."""
+    return [UpdateLine(line["kind"], line["note"], datetime.fromisoformat(line["at"])) for line in article.updates_log]
 
 
 def propose_note(article: Article, *, by: Any, note: str) -> ProposedChangeNote | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.html import strip_tags
 
 from .models import Article, Publication, PublishedVariant, Reference
+from .page_cache import public_pages_changed
 from .rendering import ReferenceLookup, render_article_text
 
 
@@ -53,6 +55,8 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
     )
     publication.written_by.set(writers)
     publication.reviewed_by.set(approvers)
+    topics = {publication.topic, *([article.live_publication.topic] if article.live_publication_id else [])}
+    transaction.on_commit(lambda: _neighbours_changed(article.pk, topics))
     cited: set[int] = set()
     for variant in article.variants.all():
         rendered = render_article_text(variant.body, lookup)
@@ -69,3 +73,10 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
         )
     publication.cited_references.set(cited)
     return publication
+
+
+def _neighbours_changed(article_id: int, topics: set[str]) -> None:
+    """Other articles on the topic list this one under "More about …": their stored pages must show it."""
+    neighbours = Article.objects.published().filter(live_publication__topic__in=topics).exclude(pk=article_id)
+    for neighbour_id in neighbours.values_list("pk", flat=True):
+        public_pages_changed(neighbour_id)

@@ -160,3 +160,20 @@ def test_updates_page_lists_only_articles_readers_can_see(client: Any, cast: Any
     ArticleUpdate.objects.create(article=hidden, kind="updated", note="Secret draft note", created_at=timezone.now())
     html = client.get("/updates/").content.decode()
     assert article.live_publication.title in html and "Secret draft note" not in html
+
+
+def test_stored_pages_show_a_new_article_on_their_topic_and_a_new_update(
+    client: Any, cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    article = editorial.approved(cast)
+    page = f"/articles/{article.slug}/patient/"
+    assert "More about Asthma" not in client.get(page).content.decode()  # now stored
+    client.get("/updates/")  # stored too
+    with django_capture_on_commit_callbacks(execute=True):
+        neighbour = editorial.approved(cast, text=editorial.article_text("Is a spacer worth using?"))
+    html = client.get(page).content.decode()
+    assert "More about Asthma" in html and f'href="/articles/{neighbour.slug}/"' in html
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.confirm_still_accurate(editorial.refreshed(article), by=cast.reviewer2, conflict_of_interest="None")
+    assert "no changes needed" in client.get(page).content.decode()
+    assert "checked, no changes needed." in client.get("/updates/").content.decode()

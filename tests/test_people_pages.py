@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from articles import workflow
+from articles import page_cache, workflow
 from articles.models import Article
 
 from . import editorial
@@ -122,6 +122,7 @@ def test_people_without_public_work_have_no_profile(client: Any, people: Any) ->
     assert client.get(f"/people/{people.reviewer2.profile.pk}/").status_code == 200  # board members always
     people.reviewer2.is_active = False
     people.reviewer2.save()
+    page_cache.public_pages_changed()  # what saving the person in the admin does (PersonAdmin)
     assert client.get(f"/people/{people.reviewer2.profile.pk}/").status_code == 404
 
 

@@ -126,10 +126,10 @@ def test_news_explainer_shows_the_byline_with_the_authors_bio(client: Any, demo:
     assert "Dana trained in medicine" not in page_html(client, QA_SLUG, "patient")
 
 
-def test_the_page_costs_four_queries(client: Any, demo: dict[str, Article], django_assert_num_queries: Any) -> None:
-    # The article with its live publication, the publication's two versions, its public updates and the
+def test_the_page_costs_three_queries(client: Any, demo: dict[str, Article], django_assert_num_queries: Any) -> None:
+    # The article with its live publication (and its updates log), the publication's two versions, and the
     # related articles on the same topic (bylines and review dates come from the publication itself).
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         assert client.get(f"/articles/{QA_SLUG}/patient/").status_code == 200
 
 

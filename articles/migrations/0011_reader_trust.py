@@ -18,10 +18,15 @@ def fill_people_and_checks(apps, schema_editor):
         reviewers = [by_name[r["name"]] for r in publication.reviewers if r.get("name") in by_name]
         publication.written_by.set(writers)
         publication.reviewed_by.set(reviewers)
-    for event in WorkflowEvent.objects.filter(action="rereview_confirmed"):
+    Article = apps.get_model("articles", "Article")
+    for event in WorkflowEvent.objects.filter(action="rereview_confirmed").order_by("created_at"):
         ArticleUpdate.objects.create(
             article_id=event.article_id, kind="checked", by_id=event.actor_id, created_at=event.created_at
         )
+    for article_id in set(ArticleUpdate.objects.values_list("article_id", flat=True)):
+        updates = ArticleUpdate.objects.filter(article_id=article_id).order_by("-created_at", "-pk")
+        lines = [{"kind": u.kind, "note": u.note, "at": u.created_at.isoformat()} for u in updates]
+        Article.objects.filter(pk=article_id).update(updates_log=lines)
 
 
 class Migration(migrations.Migration):
@@ -31,6 +36,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="article",
+            name="updates_log",
+            field=models.JSONField(blank=True, default=list, editable=False),
+        ),
         migrations.AddField(
             model_name="profile",
             name="disclosures",

@@ -103,6 +103,9 @@ class Article(models.Model):
         "Publication", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rereview_notified_at = models.DateTimeField(null=True, blank=True)
+    # The "Updates" lines readers see, newest first ({kind, note, at}), kept by articles.corrections from its
+    # ArticleUpdate rows so the article page reads them with the article itself (no query of its own).
+    updates_log = models.JSONField(default=list, blank=True, editable=False)
     # Set by page_cache.public_pages_changed on every change a reader can see (publication, notice,
     # correction); the syndication feed's `modified_since` reads it.
     public_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)

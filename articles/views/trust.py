@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from .. import corrections, feedback
 from ..feedback_forms import ProblemReportForm, ReaderMessageForm
 from ..models import Article, Audience, Profile, Publication, ReaderFeedback
+from ..page_cache import LISTING, public_page
 from ..roles import ADVISORY_BOARD
 
 UPDATES_PER_PAGE = 30
@@ -71,7 +72,7 @@ def people_with_links(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def article_extras(article: Article, publication: Publication) -> dict[str, Any]:
     return {
         **review_dates(article, publication),
-        "updates": list(corrections.updates_for(article)),
+        "updates": corrections.update_lines(article),
         "related": related_articles(article, publication),
         "authors": people_with_links(publication.authors),
         "reviewers": people_with_links(publication.reviewers),
@@ -156,6 +157,7 @@ def feedback_sent(request: HttpRequest, slug: str) -> HttpResponse:
 # --- The site-wide log of updates -----------------------------------------------------------------
 
 
+@public_page(lambda: [LISTING], query=("page",))
 def updates(request: HttpRequest) -> HttpResponse:
     page = Paginator(corrections.recent_updates(), UPDATES_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "review_interval_days": settings.REVIEW_INTERVAL_DAYS}
@@ -169,6 +171,8 @@ def _is_board(user: User) -> bool:
     return any(group.name == ADVISORY_BOARD for group in user.groups.all())
 
 
+# Lists published articles (LISTING); profile edits in the admin renew every page (people_changed).
+@public_page(lambda pk: [LISTING])
 def person(request: HttpRequest, pk: int) -> HttpResponse:
     """A writer's or reviewer's public profile with their published work; nobody else has one."""
     profile = get_object_or_404(Profile.objects.select_related("user").prefetch_related("user__groups"), pk=pk)
@@ -183,6 +187,7 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "articles/person.html", context)
 
 
+@public_page()
 def advisory_board(request: HttpRequest) -> HttpResponse:
     members = (
         Profile.objects.filter(user__groups__name=ADVISORY_BOARD, user__is_active=True)

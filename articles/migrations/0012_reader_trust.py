@@ -31,7 +31,7 @@ def fill_people_and_checks(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0010_page_cache"),
+        ("articles", "0011_reference_lookups_and_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

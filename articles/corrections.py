@@ -146,9 +146,10 @@ def classify(before: Snapshot, after: Snapshot) -> Change:
 
 def pending_change(article: Article) -> Change | None:
     """For the desk page: how the working copy differs from what readers see (None: nothing published yet)."""
-    if article.live_publication_id is None:
+    live = article.live_publication
+    if live is None:
         return None
-    return classify(publication_snapshot(article.live_publication), working_copy_snapshot(article))
+    return classify(publication_snapshot(live), working_copy_snapshot(article))
 
 
 def clean_note(note: str) -> str:

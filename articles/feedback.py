@@ -236,4 +236,7 @@ def counts_for(article_ids: list[int]) -> dict[int, FeedbackCounts]:
             new=Count("pk", filter=Q(status=Status.NEW)),
         )
     )
-    return {row.pop("article_id"): FeedbackCounts(**row) for row in rows}
+    return {
+        row["article_id"]: FeedbackCounts(questions=row["questions"], problems=row["problems"], new=row["new"])
+        for row in rows
+    }

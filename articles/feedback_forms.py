@@ -44,7 +44,7 @@ class ReaderMessageForm(forms.Form):
         )
 
     def clean_text(self) -> str:
-        text = self.cleaned_data["text"].strip()
+        text: str = self.cleaned_data["text"].strip()
         if len(text) > MAX_TEXT_LENGTH:
             raise forms.ValidationError(
                 f"Please keep it under {MAX_TEXT_LENGTH} characters (this is {len(text)}). Your text is kept below."

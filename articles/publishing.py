@@ -55,7 +55,8 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
     )
     publication.written_by.set(writers)
     publication.reviewed_by.set(approvers)
-    topics = {publication.topic, *([article.live_publication.topic] if article.live_publication_id else [])}
+    previous = article.live_publication
+    topics = {publication.topic, *([previous.topic] if previous is not None else [])}
     transaction.on_commit(lambda: _neighbours_changed(article.pk, topics))
     cited: set[int] = set()
     for variant in article.variants.all():

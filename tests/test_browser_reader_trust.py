@@ -39,7 +39,7 @@ def laptop(browser: Browser) -> Any:
     yield from _new_page(browser, viewport=LAPTOP)
 
 
-def box(page: Page, selector: str) -> dict[str, float]:
+def box(page: Page, selector: str) -> Any:
     found = page.locator(selector).first.bounding_box()
     assert found is not None, f"{selector} is not rendered"
     return found

@@ -115,6 +115,7 @@ def test_reapproval_of_unchanged_text_is_logged_as_checked(cast: Any) -> None:
     # E.g. only a reference's library entry was tidied: the article reads exactly as before.
     article = editorial.approved(cast)
     live = article.live_publication
+    assert live is not None
     update = corrections.record_approval(article, previous=live, publication=live, note="", by=cast.reviewer)
     assert update is not None and update.kind == "checked"
 

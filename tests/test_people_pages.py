@@ -54,6 +54,7 @@ def test_last_reviewed_and_next_review_due_follow_the_cadence(client: Any, peopl
     settings.REVIEW_INTERVAL_DAYS = 180
     article = editorial.approved(people)
     approved = article.approved_at
+    assert approved is not None
     html = client.get(f"/articles/{article.slug}/clinician/").content.decode()
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
     assert f"Last reviewed {day(approved)} · Next review due {day(approved + timedelta(days=180))}" in text

@@ -78,7 +78,8 @@ def _with_reader_counts(articles: list[Article]) -> list[Article]:
     """Each article with `reader_counts` (questions, problem reports, new): one query for the whole list."""
     counts = feedback.counts_for([a.pk for a in articles])
     for article in articles:
-        article.reader_counts = counts.get(article.pk, feedback.FeedbackCounts())
+        # A page-only attribute for the templates, not a model field.
+        setattr(article, "reader_counts", counts.get(article.pk, feedback.FeedbackCounts()))  # noqa: B010
     return articles
 
 

@@ -52,6 +52,8 @@ def related_articles(article: Article, publication: Publication) -> list[dict[st
 
 def _listing(article: Article) -> dict[str, Any]:
     publication = article.live_publication
+    if publication is None:  # withdrawn between the query and now: not listed
+        raise Http404("Not published")
     return {
         "url": article.get_absolute_url(),
         "title": publication.title,
@@ -84,10 +86,10 @@ def article_extras(article: Article, publication: Publication) -> dict[str, Any]
 
 def _reader_address(request: HttpRequest) -> str:
     # Behind our TLS proxy every request comes from the proxy; the address it appends last is the reader's.
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and forwarded:
         return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def _published(slug: str) -> Article:
@@ -127,7 +129,7 @@ def _message_page(request: HttpRequest, article: Article, kind: str, form_class:
         "form": form,
         "kind": kind,
         "refusal": refusal,
-        "back_url": _back_url(article, form.data.get("audience") or audience),
+        "back_url": _back_url(article, str(form.data.get("audience") or audience)),
     }
     return render(request, "articles/feedback_form.html", context, status=status)
 

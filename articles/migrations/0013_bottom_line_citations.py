@@ -24,7 +24,7 @@ def freeze_existing(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("articles", "0011_reference_lookups_and_search")]
+    dependencies = [("articles", "0012_reader_trust")]
 
     operations = [
         migrations.AddField(

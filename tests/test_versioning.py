@@ -243,6 +243,7 @@ def test_side_views_are_404_for_anyone_outside_the_article(cast: Any, client: An
         client.get(f"{base}/diff/?from={revisions(article)[1].pk}&to={revision.pk}"),
         client.get(f"{base}/revisions/{revision.pk}/"),
         client.post(f"{base}/revisions/{revision.pk}/revert/"),
+        client.get(f"{base}/revisions/{revision.pk}/revert/"),
     ):
         assert response.status_code == 404
         assert b"Secret unpublished" not in response.content

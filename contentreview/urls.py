@@ -1,9 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.sitemaps.views import sitemap
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from articles.page_cache import LISTING, public_page
 from articles.views import importing, ops, reader
@@ -13,8 +11,7 @@ cached_sitemap = public_page(lambda **kwargs: [LISTING], query=("p",))(sitemap)
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
-    # Browsers ask for /favicon.ico whatever the page says; answer with the site's icon, not a 404.
-    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
+    path("favicon.ico", ops.favicon),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("desk/import/", importing.import_article_page, name="import_article"),

@@ -94,7 +94,7 @@ def test_queue_names_writers_and_reviewers_in_aligned_columns(cast: Any) -> None
     html = signed_in(cast.reviewer).get("/desk/queue/").content.decode()
     assert html.count('<colgroup><col class="col-article">') == 3  # the three tables share one layout
     assert html.count('<th scope="col">Writers</th><th scope="col">Reviewers</th>') == 3
-    writers = f"{cast.writer.profile.display_name}, {cast.co_writer.profile.display_name}"
+    writers = f"{cast.co_writer.profile.display_name}, {cast.writer.profile.display_name}"  # by name
     assert f'<td data-label="Writers">{writers}</td>' in html
     assert f'<td data-label="Reviewers">{cast.reviewer.profile.display_name}</td>' in html
     assert waiting.title in html and reviewing.title in html
@@ -116,3 +116,10 @@ def test_queue_answers_in_a_fixed_number_of_queries(cast: Any) -> None:
         editorial.under_review(cast, text=editorial.article_text(f"Reviewed question {n}?"))
     assert count() == few
     assert Article.objects.count() == 10
+
+
+def test_the_diff_page_names_versions_not_revision_ids(cast: Any) -> None:
+    article = editorial.new_article(cast)
+    editorial.edit(article, cast.writer, patient_body="Second wording.\n")
+    html = signed_in(cast.writer).get(f"/desk/articles/{article.slug}/diff/").content.decode()
+    assert "<h1>Changes from version 1 to version 2</h1>" in html

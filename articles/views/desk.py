@@ -117,7 +117,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "waiting": [_queue_row(a, now, my_due) for a in waiting],
         "mine": [_queue_row(a, now, my_due) for a in mine],
         "rereview": [
-            {"article": a, "writers": [w.profile.display_name for w in a.authors.all()], "overdue": True}
+            {"article": a, "writers": sorted(w.profile.display_name for w in a.authors.all()), "overdue": True}
             for a in Article.objects.due_for_rereview(now).prefetch_related("authors__profile").order_by("approved_at")
         ],
         "now": now,
@@ -132,7 +132,7 @@ def _queue_row(article: Article, now: datetime, my_assignments: dict[int, Review
     due_at = mine.due_at if mine else workflow.review_due(getattr(article, "submitted_at", None))
     return {
         "article": article,
-        "writers": [writer.profile.display_name for writer in article.authors.all()],
+        "writers": sorted(writer.profile.display_name for writer in article.authors.all()),
         "reviewers": [
             a.reviewer.profile.display_name for r in article.review_rounds.all() for a in r.assignments.all()
         ],

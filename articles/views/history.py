@@ -120,7 +120,15 @@ def diff(request: HttpRequest, slug: str) -> HttpResponse:
         old = versioning.versions_of(article).last().revision  # no publication yet: since the first draft
     if old is None or new is None:
         raise Http404("Nothing to compare yet")
-    context = {"article": article, "old": old, "new": new, "diff": diff_between(article, old, new)}
+    before, after = versioning.snapshot(old, article), versioning.snapshot(new, article)
+    context = {
+        "article": article,
+        "old": old,
+        "new": new,
+        "old_number": before.content_version,
+        "new_number": after.content_version,
+        "diff": diffing.diff_texts(before.text, after.text, before.references, after.references),
+    }
     return render(request, "articles/desk/diff.html", context)
 
 

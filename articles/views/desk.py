@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -89,9 +90,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     open_assignments = ReviewAssignment.objects.filter(review_round__outcome=ReviewRound.Outcome.OPEN)
     # Each row names its writers and the reviewers assigned now: prefetched, a fixed number of queries.
+    writers = Prefetch("authors", queryset=User.objects.select_related("profile"))
     people = (
         Prefetch("review_rounds__assignments", queryset=open_assignments.select_related("reviewer__profile")),
-        "authors__profile",
+        writers,
     )
     waiting = (
         Article.objects.filter(status=Article.Status.SUBMITTED)
@@ -118,7 +120,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "mine": [_queue_row(a, now, my_due) for a in mine],
         "rereview": [
             {"article": a, "writers": sorted(w.profile.display_name for w in a.authors.all()), "overdue": True}
-            for a in Article.objects.due_for_rereview(now).prefetch_related("authors__profile").order_by("approved_at")
+            for a in Article.objects.due_for_rereview(now).prefetch_related(writers).order_by("approved_at")
         ],
         "now": now,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import library
+from .views import library, watch
 
 app_name = "library"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path("add/", library.add_by_identifier, name="add_by_identifier"),
     path("<int:pk>/", library.reference_detail, name="detail"),
     path("<int:pk>/edit/", library.reference_edit, name="edit"),
+    path("<int:pk>/check/", watch.check_reference, name="check"),
 ]

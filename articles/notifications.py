@@ -138,3 +138,23 @@ def rereview_due(article: Article, reviewers: list[User]) -> None:
         f"“{article.title}” was last reviewed on {article.approved_at:%d %B %Y}. Please check it is still "
         f"accurate, or ask for changes.\n\nReview it: {_link('desk:article', article)}\n",
     )
+
+
+def reviewers_of_record(article: Article) -> list[User]:
+    """The reviewers of the latest round that had any: who approved (or is reviewing) the text."""
+    for review_round in article.review_rounds.order_by("-number").prefetch_related("assignments__reviewer"):
+        reviewers = [a.reviewer for a in review_round.assignments.all()]
+        if reviewers:
+            return reviewers
+    return []
+
+
+def citation_alerts(article: Article, alerts: list[Any]) -> None:
+    findings = "\n".join(f"- {a.reference.key}: {a.get_standing_display().lower()}. {a.summary}" for a in alerts)
+    _send(
+        [*article.authors.all(), *reviewers_of_record(article)],
+        f"A source cited in “{article.title}” needs attention",
+        f"The citation watch found news about sources that “{article.title}” cites:\n\n{findings}\n\n"
+        f"The article is listed in the review queue until the Advisory Board resolves this.\n\n"
+        f"{_link('desk:article', article)}\n",
+    )

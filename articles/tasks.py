@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
@@ -43,3 +45,52 @@ def fetch_reference_metadata(self, reference_ids: list[int]) -> None:  # type: i
             mark_metadata_failed(reference_ids, f"The metadata service could not be reached: {exc}")
             return
         raise self.retry(exc=exc, countdown=METADATA_RETRY_SECONDS * 2**self.request.retries) from exc
+
+
+# --- The citation watch -------------------------------------------------------------------------------
+# Acknowledged only after they ran, and put back if the worker dies: every step is safe to run twice
+# (see articles.watch), so a lost worker costs time, never a duplicate check or alert.
+WATCH_TASK = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+def _enqueue(plan: Any) -> dict[str, Any]:
+    for batch in plan.batches:
+        check_citation_batch.delay(batch.as_message())
+    return {"run": plan.run, "references": plan.reference_count, "batches": len(plan.batches)}
+
+
+@shared_task(**WATCH_TASK)
+def sweep_citations() -> dict[str, Any]:
+    """Daily (beat): claims the due references and fans their batches out over every worker."""
+    from . import watch
+
+    return _enqueue(watch.plan_sweep(timezone.now()))
+
+
+@shared_task(**WATCH_TASK)
+def check_citation_batch(batch: dict[str, Any]) -> int:
+    """One checker on one batch of references; its verdicts stored, its alerts opened."""
+    from . import watch
+
+    planned = watch.Batch(**batch)
+    stored = watch.run_batch(planned)
+    watch.batch_finished(planned)
+    return len(stored)
+
+
+@shared_task(**WATCH_TASK)
+def check_reference_now(reference_id: int) -> dict[str, Any]:
+    """ "Check now" on a library entry."""
+    from . import watch
+
+    return _enqueue(watch.plan_check_now([reference_id]))
+
+
+@shared_task(**WATCH_TASK)
+def check_article_citations(article_id: int) -> dict[str, Any]:
+    """ "Check now" on an article, and on every submission: all its references, whenever last checked."""
+    from . import watch
+    from .models import ArticleReference
+
+    ids = ArticleReference.objects.filter(article_id=article_id).values_list("reference_id", flat=True)
+    return _enqueue(watch.plan_check_now(ids))

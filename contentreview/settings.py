@@ -206,15 +206,26 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 # A task is acknowledged after it ran, so a worker that dies mid-task leaves it for another worker.
 CELERY_TASK_ACKS_LATE = True
+# A pool process killed mid-task (out of memory, SIGKILL) puts its task back on the queue at once.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis hands an unacknowledged task to another worker after this many seconds, so it must outlast the
+# longest task (the hard time limit) or a slow task would run twice at once.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TIMEZONE = TIME_ZONE
 # The one place for periodic jobs (beat reads it; workers on any machine run them).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "review-reminders-daily": {
         "task": "articles.tasks.send_review_reminders",
         "schedule": crontab(hour=6, minute=0),
+    },
+    "citation-sweep-daily": {
+        "task": "articles.tasks.sweep_citations",
+        "schedule": crontab(hour=env_int("CITATION_SWEEP_HOUR", 3), minute=env_int("CITATION_SWEEP_MINUTE", 30)),
     },
     "heartbeat-every-5-minutes": {
         "task": "articles.tasks.heartbeat",
@@ -242,6 +253,23 @@ EUTILS_API_URL = env_str("EUTILS_API_URL", "https://eutils.ncbi.nlm.nih.gov/entr
 CROSSREF_MAILTO = env_str("CROSSREF_MAILTO", "")
 NCBI_API_KEY = env_str("NCBI_API_KEY", "")
 OUTSIDE_HTTP_TIMEOUT_SECONDS = env_int("OUTSIDE_HTTP_TIMEOUT_SECONDS", 10)
+
+# --- The citation watch (articles/watch.py) ------------------------------------------------------
+# A reference is re-checked once its last check is older than this; the daily sweep also takes a share
+# of the not-yet-due ones (oldest first) so the checks spread evenly over the days.
+CHECK_INTERVAL_DAYS = env_int("CHECK_INTERVAL_DAYS", 7)
+# The checkers the watch runs, in order (each a class with `name`, `batch_size`, `check(batch)`).
+CITATION_CHECKERS = env_list(
+    "CITATION_CHECKERS",
+    [
+        "articles.citations.crossref.CrossrefChecker",
+        "articles.citations.pubmed.PubMedChecker",
+        "articles.citations.links.LinkChecker",
+        "articles.citations.age.AgeChecker",
+    ],
+)
+# Submitting an article checks its references at once (off only in tests that do not exercise the watch).
+CITATION_CHECK_ON_SUBMIT = env_bool("CITATION_CHECK_ON_SUBMIT", True)
 
 LOGGING = {
     "version": 1,

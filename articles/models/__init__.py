@@ -5,6 +5,7 @@ workflow events and publications. New sub-domains get a module of their own, re-
 `from articles.models import X` keeps working everywhere.
 """
 
+from .checks import SEVERITY, CitationAlert, ReferenceCheck, RetractedCitation, severity_rank
 from .editorial import (
     REVISION_REFERENCE_FIELDS,
     Article,
@@ -25,18 +26,23 @@ from .editorial import (
 
 __all__ = [
     "REVISION_REFERENCE_FIELDS",
+    "SEVERITY",
     "Article",
     "ArticleQuerySet",
     "ArticleReference",
     "ArticleVariant",
     "Audience",
+    "CitationAlert",
     "Profile",
     "Publication",
     "PublishedVariant",
     "Reference",
+    "ReferenceCheck",
+    "RetractedCitation",
     "ReviewAssignment",
     "ReviewComment",
     "ReviewRound",
     "SitePage",
     "WorkflowEvent",
+    "severity_rank",
 ]

@@ -170,6 +170,11 @@ class Reference(models.Model):
     metadata_status = models.CharField(max_length=10, choices=MetadataStatus.choices, default=MetadataStatus.COMPLETE)
     metadata_error = models.TextField(blank=True, help_text="Why the last metadata lookup failed, for the writer.")
     metadata_fetched_at = models.DateTimeField(null=True, blank=True)
+    # The citation watch's bookkeeping (articles.watch): when a checker last stored a verdict, and which
+    # sweep has claimed the entry until when, so two sweeps (or a redelivered one) never check it twice.
+    checked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    check_claim = models.CharField(max_length=40, blank=True)
+    check_claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,13 +13,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Prefetch
+from django.db.models import Count, Max, Min, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, editing, roles, versioning, workflow
+from .. import citing, editing, roles, versioning, watch, workflow
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -113,6 +113,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         "waiting": [_queue_row(a, now, my_due) for a in waiting],
         "mine": [_queue_row(a, now, my_due) for a in mine],
         "rereview": Article.objects.due_for_rereview(now).order_by("approved_at"),
+        # Listed until the Board resolves every alert (articles.watch opens them).
+        "alerted": Article.objects.filter(citation_alerts__state__in=watch.ACTIVE_STATES)
+        .annotate(alert_count=Count("citation_alerts"), first_alert=Min("citation_alerts__opened_at"))
+        .order_by("first_alert"),
         "now": now,
     }
     return render(request, "articles/desk/queue.html", context)
@@ -162,6 +166,17 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
         "assign_form": forms.get("assign_form") or AssignForm(),
         "refusal": forms.get("refusal"),
         "can_edit": editing.can_edit(user, article),
+        **_watch_context(user, article),
+    }
+
+
+def _watch_context(user: Any, article: Article) -> dict[str, Any]:
+    """The citation watch's part of the desk page and the editor: each source's standing, open alerts."""
+    return {
+        "sources": watch.sources_of(article),
+        "can_cite_as_retracted": workflow.is_author(user, article) or roles.is_editor(user),
+        "can_check": True,
+        "alerts": article.citation_alerts.filter(state__in=watch.ACTIVE_STATES).select_related("reference"),
     }
 
 
@@ -378,11 +393,9 @@ def _conflict(
 def _editor(
     request: HttpRequest, article: Article, article_form: ArticleForm, forms_by_audience: Any, status: int = 200
 ) -> HttpResponse:
+    context = {"article": article, "article_form": article_form, "panels": _panels(forms_by_audience)}
     return render(
-        request,
-        "articles/desk/editor.html",
-        {"article": article, "article_form": article_form, "panels": _panels(forms_by_audience)},
-        status=status,
+        request, "articles/desk/editor.html", {**context, **_watch_context(request.user, article)}, status=status
     )
 
 

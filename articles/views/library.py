@@ -15,11 +15,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from .. import watch
 from ..models import Reference
+from ..models.checks import STANDING_CHOICES
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
 from ..references import add_references_by_identifier, may_edit_library, parse_identifier
 
 PAGE_SIZE = 25
+STANDINGS = {value for value, _ in STANDING_CHOICES}
 View = Callable[..., HttpResponse]
 
 
@@ -39,10 +42,18 @@ def library_keeper_required(view: View) -> View:
 @library_keeper_required
 def reference_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
+    standing = request.GET.get("standing", "")
     references = search(query).annotate(citing_articles=Count("articles", distinct=True)).order_by("key")
+    if standing in STANDINGS:
+        references = references.filter(pk__in=watch.references_with_standing(standing).values("pk"))
     page = Paginator(references, PAGE_SIZE).get_page(request.GET.get("page"))
-    query_string = urlencode({"q": query}) + "&" if query else ""
-    return render(request, "articles/library/list.html", {"page": page, "query": query, "query_string": query_string})
+    shown = {k: v for k, v in (("q", query), ("standing", standing)) if v}
+    query_string = urlencode(shown) + "&" if shown else ""
+    found = watch.standings(r.pk for r in page.object_list)
+    for reference in page.object_list:
+        reference.standing_checks = found.get(reference.pk, [])
+    context = {"page": page, "query": query, "query_string": query_string, "standing": standing}
+    return render(request, "articles/library/list.html", {**context, "standings": STANDING_CHOICES})
 
 
 def search(query: str) -> QuerySet[Reference]:
@@ -64,7 +75,11 @@ def search(query: str) -> QuerySet[Reference]:
 def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
     reference = get_object_or_404(Reference, pk=pk)
     citing = reference.articles.order_by("title")
-    return render(request, "articles/library/detail.html", {"reference": reference, "citing": citing})
+    history = Paginator(reference.checks.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"reference": reference, "citing": citing, "history": history, "query_string": ""}
+    return render(
+        request, "articles/library/detail.html", {**context, "standing_checks": watch.standings([pk]).get(pk, [])}
+    )
 
 
 @library_keeper_required

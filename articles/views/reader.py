@@ -17,9 +17,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
+from .. import watch
 from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
 from ..rendering import ReferenceLookup, render_article_text, sanitise
 
@@ -153,14 +155,26 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
     if not versions:
         raise Http404("Empty publication")
     shown = _pick(versions, audience)
+    notices = watch.reader_notices(article)
+    beside = watch.published_reference_numbers(shown.references, notices)
     return {
         "publication": publication,
         "shown": shown,
         "body_html": _stored_html(shown.body_html),
-        "references_html": _stored_html(shown.references_html),
+        "references_html": _with_source_notices(_stored_html(shown.references_html), beside),
         "references": shown.references,
         "pending": False,
+        "source_notices": notices,
     }
+
+
+def _with_source_notices(references_html: SafeString, beside: dict[int, str]) -> SafeString:
+    """The citation watch's notice inside the numbered entry of the source it is about."""
+    html = str(references_html)
+    for number, text in beside.items():
+        opening = f'<li id="ref-{number}">'
+        html = html.replace(opening, opening + format_html('<p class="source-notice" role="note">{}</p>', text), 1)
+    return mark_safe(html)  # noqa: S308 - sanitised HTML plus escaped notice text
 
 
 def _stored_html(html: str) -> SafeString:

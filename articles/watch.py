@@ -416,6 +416,7 @@ def alerts_for_board() -> QuerySet[CitationAlert]:
 
 @dataclass(frozen=True)
 class ReaderNotice:
+    reference_id: int
     reference_key: str
     standing: str
     text: str  # above the article
@@ -440,17 +441,18 @@ def reader_notices(article: Article) -> list[ReaderNotice]:
     if publication is None:
         return []
     alerts = CitationAlert.objects.filter(
-        article=article, state__in=ACTIVE_STATES, standing__in=[str(s) for s in READER_NOTICE]
+        article=article,
+        state__in=ACTIVE_STATES,
+        standing__in=[str(s) for s in READER_NOTICE],
+        # Re-approved without this source: the notice goes.
+        reference__in=publication.cited_references.all(),
     ).select_related("reference")
-    cited = _published_identities(publication)
     notices = []
     for alert in sorted(alerts, key=lambda a: (a.severity, a.pk)):
-        ref = alert.reference
-        if not ({ref.key, ref.doi, ref.pmid} - {None, ""}) & cited:
-            continue  # re-approved without this source
         what = NOTICE_WORDING[Standing(alert.standing)] + _when(alert.notice_date)
         notices.append(
             ReaderNotice(
+                reference_id=alert.reference_id,
                 reference_key=alert.reference.key,
                 standing=alert.standing,
                 text=f"A source cited here {what}; this article is being re-reviewed.",
@@ -460,20 +462,16 @@ def reader_notices(article: Article) -> list[ReaderNotice]:
     return notices
 
 
-def _published_identities(publication: Any) -> set[str]:
-    return {
-        value
-        for variant in publication.variants.all()
-        for ref in variant.references
-        for value in (ref.get("key"), ref.get("doi"), ref.get("pmid"))
-        if value
-    }
-
-
 def published_reference_numbers(references: list[dict[str, Any]], notices: list[ReaderNotice]) -> dict[int, str]:
     """Which numbered reference (1-based, as the reader sees it) each notice belongs beside."""
-    by_key = {n.reference_key: n.beside for n in notices}
-    return {number: by_key[ref["key"]] for number, ref in enumerate(references, start=1) if ref.get("key") in by_key}
+    by_id = {n.reference_id: n.beside for n in notices}
+    by_key = {n.reference_key: n.beside for n in notices}  # snapshots made before they carried the id
+    numbers = {}
+    for number, ref in enumerate(references, start=1):
+        beside = by_id.get(ref.get("id") or 0) or by_key.get(ref.get("key") or "")
+        if beside:
+            numbers[number] = beside
+    return numbers
 
 
 # --- The sources of one article, for the writer's editor and the review page ------------------------------

@@ -71,6 +71,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "reversion",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "articles",
 ]
 
@@ -270,6 +274,37 @@ CITATION_CHECKERS = env_list(
 )
 # Submitting an article checks its references at once (off only in tests that do not exercise the watch).
 CITATION_CHECK_ON_SUBMIT = env_bool("CITATION_CHECK_ON_SUBMIT", True)
+
+# --- Syndication API (articles/api/) -------------------------------------------------------------
+# Read-only and public: no sessions or CSRF involved. Partners send "Authorization: Api-Key <key>"
+# (keys made in the admin) for the higher rate; anyone may read at the anonymous rate, per address.
+API_ANON_RATE = env_str("API_ANON_RATE", "60/minute")
+API_KEY_RATE = env_str("API_KEY_RATE", "1200/minute")
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["articles.api.access.ValidApiKeyIfPresent"],
+    "DEFAULT_THROTTLE_CLASSES": ["articles.api.access.PartnerKeyThrottle", "articles.api.access.AnonymousThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    # Behind the TLS proxy the client address is the last X-Forwarded-For hop it added; otherwise
+    # REMOTE_ADDR alone (a client-sent X-Forwarded-For must not buy a fresh throttle bucket).
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY", False) else 0,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "contentreview syndication API",
+    "DESCRIPTION": (
+        "Approved medical articles with their review record and the standing of their sources. Read-only; "
+        "only what readers can see. Poll `articles/?modified_since=` for changes."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
 
 LOGGING = {
     "version": 1,

@@ -355,6 +355,9 @@ class Publication(models.Model):
     reviewers = models.JSONField(help_text="[{name, credentials}] of the approving board members.")
     authors = models.JSONField(help_text="[{name, credentials, bio}] of the writers.")
     approved_at = models.DateTimeField()
+    # The library entries this publication cites, so "which published articles cite this source?" is one
+    # indexed join (the citation watch, the syndication API), not a scan of every snapshot's JSON.
+    cited_references = models.ManyToManyField("Reference", blank=True, related_name="publications")
 
     class Meta:
         ordering = ["-approved_at"]

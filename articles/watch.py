@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from functools import cache as memoize
 from typing import Any
 
 from django.conf import settings
@@ -49,13 +48,8 @@ ACTIVE_STATES = (CitationAlert.State.OPEN, CitationAlert.State.ACKNOWLEDGED)
 # --- The checkers ---------------------------------------------------------------------------------------
 
 
-@memoize
-def _checker_classes() -> tuple[type, ...]:
-    return tuple(import_string(path) for path in settings.CITATION_CHECKERS)
-
-
 def checkers() -> list[Checker]:
-    return [cls() for cls in _checker_classes()]
+    return [import_string(path)() for path in settings.CITATION_CHECKERS]
 
 
 def checker_named(name: str) -> Checker:
@@ -88,9 +82,13 @@ def due_references(now: datetime) -> QuerySet[Reference]:
     interval = timedelta(days=settings.CHECK_INTERVAL_DAYS)
     free = Reference.objects.filter(_claim_is_free(now))
     overdue = free.filter(Q(checked_at__isnull=True) | Q(checked_at__lte=now - interval)).count()
-    quota = math.ceil(Reference.objects.count() / max(settings.CHECK_INTERVAL_DAYS, 1))
+    daily_share = math.ceil(Reference.objects.count() / max(settings.CHECK_INTERVAL_DAYS, 1))
+    # What the last day's sweeps already checked counts against today's share: a re-run takes nothing more.
+    checked_lately = Reference.objects.filter(checked_at__gt=now - SAME_WINDOW).count()
     candidates = free.filter(Q(checked_at__isnull=True) | Q(checked_at__lte=now - SAME_WINDOW))
-    return candidates.order_by(F("checked_at").asc(nulls_first=True), "pk")[: max(overdue, quota)]
+    return candidates.order_by(F("checked_at").asc(nulls_first=True), "pk")[
+        : max(overdue, daily_share - checked_lately)
+    ]
 
 
 def claim(reference_ids: Iterable[int], run: str, now: datetime) -> list[int]:

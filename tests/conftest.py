@@ -50,6 +50,13 @@ def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def no_citation_checks_on_submit(settings: Any) -> None:
+    # Submitting queues a check of the article's sources on the real broker; tests that are not about the
+    # citation watch must not leave such tasks for a later test's worker (which would reach the internet).
+    settings.CITATION_CHECK_ON_SUBMIT = False
+
+
 @pytest.fixture
 def cast(db: None) -> Cast:
     return Cast()

@@ -122,9 +122,10 @@ def test_news_explainer_shows_the_byline_with_the_authors_bio(client: Any, demo:
     assert "Dana trained in medicine" not in page_html(client, QA_SLUG, "patient")
 
 
-def test_the_page_costs_two_queries(client: Any, demo: dict[str, Article], django_assert_num_queries: Any) -> None:
-    # The article with its live publication, then the publication's two versions.
-    with django_assert_num_queries(2):
+def test_the_page_costs_three_queries(client: Any, demo: dict[str, Article], django_assert_num_queries: Any) -> None:
+    # The article with its live publication, the publication's two versions, and the citation watch's
+    # unresolved alerts about the sources it cites (the reader notice).
+    with django_assert_num_queries(3):
         assert client.get(f"/articles/{QA_SLUG}/patient/").status_code == 200
 
 

@@ -275,6 +275,38 @@ CITATION_CHECKERS = env_list(
 # Submitting an article checks its references at once (off only in tests that do not exercise the watch).
 CITATION_CHECK_ON_SUBMIT = env_bool("CITATION_CHECK_ON_SUBMIT", True)
 
+# --- Citation checkers (articles/citations/: crossref, pubmed, links, age) ---------------------
+# Crossref's published limits (per client, across all our workers: kept in Redis): the polite pool (a
+# mailto) allows 10 single-record and 3 list requests a second, the public pool 5 and 1.
+CROSSREF_RATE_PER_SECOND = env_int("CROSSREF_RATE_PER_SECOND", 10 if CROSSREF_MAILTO else 5)
+CROSSREF_LIST_RATE_PER_SECOND = env_int("CROSSREF_LIST_RATE_PER_SECOND", 3 if CROSSREF_MAILTO else 1)
+# DOIs per filtered request (`filter=doi:…,doi:…` and `filter=updates:…`): keeps the URL a sane length.
+CROSSREF_DOIS_PER_REQUEST = env_int("CROSSREF_DOIS_PER_REQUEST", 25)
+# NCBI asks for a tool name and a contact address on every E-utilities request.
+NCBI_TOOL = env_str("NCBI_TOOL", "contentreview")
+NCBI_EMAIL = env_str("NCBI_EMAIL", CROSSREF_MAILTO)
+# A link is dead after this many failed checks on distinct days (404/410, no such host, refused).
+LINK_DEAD_AFTER = env_int("LINK_DEAD_AFTER", 3)
+LINK_CHECK_TIMEOUT_SECONDS = env_int("LINK_CHECK_TIMEOUT_SECONDS", 10)  # per request
+LINK_CHECK_MAX_SECONDS = env_int("LINK_CHECK_MAX_SECONDS", 60)  # one URL, redirects and retries included
+LINK_CHECK_MAX_REDIRECTS = env_int("LINK_CHECK_MAX_REDIRECTS", 5)
+LINK_CHECK_MAX_BYTES = env_int("LINK_CHECK_MAX_BYTES", 65536)  # of a GET body read; the rest is never fetched
+LINK_CHECK_RETRIES = env_int("LINK_CHECK_RETRIES", 2)  # timeouts, 5xx, 429 and refused connections
+LINK_CHECK_PARALLEL = env_int("LINK_CHECK_PARALLEL", 8)  # URLs checked at once by one worker
+LINK_CHECK_PER_HOST = env_int("LINK_CHECK_PER_HOST", 2)  # of those, at most this many on one host
+# A name that always resolves: when it does not either, a "no such host" means we are offline, not that
+# the link's site is gone. Empty turns the test off.
+LINK_CHECK_DNS_CANARY = env_str("LINK_CHECK_DNS_CANARY", "example.org")
+# The link checker fetches addresses people typed, so it refuses loopback, private, link-local, multicast
+# and cloud-metadata addresses. Tests serve pages on 127.0.0.1 and turn this on; production never can.
+LINK_CHECK_ALLOW_LOOPBACK = env_bool("LINK_CHECK_ALLOW_LOOPBACK", False)
+if LINK_CHECK_ALLOW_LOOPBACK and not DEBUG:
+    raise ImproperlyConfigured("LINK_CHECK_ALLOW_LOOPBACK is for tests only and cannot be on when DEBUG is off")
+# Sources older than this many years are shown as aging (guidelines go out of date fastest).
+GUIDELINE_MAX_AGE_YEARS = env_int("GUIDELINE_MAX_AGE_YEARS", 5)
+REVIEW_MAX_AGE_YEARS = env_int("REVIEW_MAX_AGE_YEARS", 5)  # systematic reviews and meta-analyses
+SOURCE_MAX_AGE_YEARS = env_int("SOURCE_MAX_AGE_YEARS", 10)
+
 # --- Syndication API (articles/api/) -------------------------------------------------------------
 # Read-only and public: no sessions or CSRF involved. Partners send "Authorization: Api-Key <key>"
 # (keys made in the admin) for the higher rate; anyone may read at the anonymous rate, per address.

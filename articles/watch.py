@@ -142,7 +142,9 @@ def plan_check_now(reference_ids: Iterable[int]) -> SweepPlan:
     """ "Check now": every checker on these references, whenever they were last checked (no claim)."""
     ids = sorted(set(reference_ids))
     run = new_run()
-    return SweepPlan(run, len(ids), _batches(ids, run, claimed=False))
+    plan = SweepPlan(run, len(ids), _batches(ids, run, claimed=False))
+    start_progress(plan, timezone.now(), sweep=False)
+    return plan
 
 
 def _batches(reference_ids: list[int], run: str, *, claimed: bool) -> list[Batch]:
@@ -273,31 +275,48 @@ def open_alerts(checks: Sequence[ReferenceCheck], now: datetime) -> list[Citatio
 # --- Progress of a sweep (in the shared cache: every worker adds to it) ---------------------------------
 
 
-def start_progress(plan: SweepPlan, now: datetime) -> None:
+def start_progress(plan: SweepPlan, now: datetime, *, sweep: bool = True) -> None:
     cache.set(f"citation-sweep:{plan.run}:done", 0, timeout=PROGRESS_TIMEOUT)
-    cache.set(
-        CURRENT_SWEEP_KEY,
-        {
-            "run": plan.run,
-            "started_at": now.isoformat(),
-            "batches": len(plan.batches),
-            "references": plan.reference_count,
-        },
-        timeout=PROGRESS_TIMEOUT,
-    )
+    cache.set(f"citation-sweep:{plan.run}:batches", len(plan.batches), timeout=PROGRESS_TIMEOUT)
+    if sweep:
+        current = {"run": plan.run, "started_at": now.isoformat(), "batches": len(plan.batches)}
+        cache.set(CURRENT_SWEEP_KEY, {**current, "references": plan.reference_count}, timeout=PROGRESS_TIMEOUT)
 
 
 def batches_done(run: str) -> int:
     return int(cache.get(f"citation-sweep:{run}:done") or 0)
 
 
-def batch_finished(batch: Batch) -> None:
-    # Counted once per batch even when a redelivered task finishes it a second time.
-    if cache.add(f"citation-sweep:{batch.run}:batch:{batch.number}", 1, timeout=PROGRESS_TIMEOUT):
-        try:
-            cache.incr(f"citation-sweep:{batch.run}:done")
-        except ValueError:
-            cache.set(f"citation-sweep:{batch.run}:done", 1, timeout=PROGRESS_TIMEOUT)
+def batch_finished(batch: Batch) -> bool:
+    """Counts the batch done (once, even when a redelivered task finishes it again); True when it was the
+    run's last, and then announces the run's new alerts."""
+    if not cache.add(f"citation-sweep:{batch.run}:batch:{batch.number}", 1, timeout=PROGRESS_TIMEOUT):
+        return False
+    try:
+        done = cache.incr(f"citation-sweep:{batch.run}:done")
+    except ValueError:
+        done = 1
+        cache.set(f"citation-sweep:{batch.run}:done", done, timeout=PROGRESS_TIMEOUT)
+    if done < int(cache.get(f"citation-sweep:{batch.run}:batches") or 0):
+        return False
+    announce_alerts()
+    return True
+
+
+def announce_alerts(now: datetime | None = None) -> int:
+    """Tells the writers and reviewers of record about every alert not yet announced, one message per
+    article. Claimed with a conditional UPDATE, so two workers finishing at once never both send."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = list(CitationAlert.objects.filter(announced_at__isnull=True).values_list("pk", flat=True))
+        CitationAlert.objects.filter(pk__in=pending, announced_at__isnull=True).update(announced_at=now)
+        claimed = CitationAlert.objects.filter(pk__in=pending, announced_at=now).select_related("reference")
+        by_article: dict[int, list[CitationAlert]] = defaultdict(list)
+        for alert in sorted(claimed, key=lambda a: (a.severity, a.pk)):
+            by_article[alert.article_id].append(alert)
+        for article in Article.objects.filter(pk__in=by_article).prefetch_related("authors"):
+            workflow.announce_citation_alerts(article, by_article[article.pk])
+    return len(by_article)
 
 
 @dataclass(frozen=True)

@@ -449,15 +449,20 @@ def _check_citations_after_commit(article: Article) -> None:
 
 
 def citation_alerts_opened(article: Article, alerts: list[Any]) -> None:
-    """A source the article cites went bad (called by the watch inside its transaction): the writers and
-    reviewers of record hear once, the article is listed in the review queue while an alert is unresolved,
-    and readers of an approved article get a notice on their next request."""
+    """A source the article cites went bad (called by the watch inside its transaction). The article is
+    listed in the review queue while an alert is unresolved; readers of an approved article get the notice
+    on their very next request (the public page cache is told)."""
     from .citations.verdicts import READER_NOTICE
 
-    notifications.after_commit(notifications.citation_alerts, article, alerts)
     if article.live_publication_id and any(alert.standing in READER_NOTICE for alert in alerts):
         article_id = article.pk
         transaction.on_commit(lambda: page_cache.public_pages_changed(article_id))
+
+
+def announce_citation_alerts(article: Article, alerts: list[Any]) -> None:
+    """Once a check run is over: the article's writers and reviewers of record hear of its new alerts in
+    one message (the watch marks them announced, so nobody hears of a finding twice)."""
+    notifications.after_commit(notifications.citation_alerts, article, alerts)
 
 
 # --- What a person can do next (for pages; the functions above still decide) ----------------------------

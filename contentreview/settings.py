@@ -213,6 +213,7 @@ CELERY_TASK_ACKS_LATE = True
 # A pool process killed mid-task (out of memory, SIGKILL) puts its task back on the queue at once.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis hands an unacknowledged task to another worker after this many seconds, so it must outlast the
 # longest task (the hard time limit) or a slow task would run twice at once.
@@ -263,15 +264,7 @@ OUTSIDE_HTTP_TIMEOUT_SECONDS = env_int("OUTSIDE_HTTP_TIMEOUT_SECONDS", 10)
 # of the not-yet-due ones (oldest first) so the checks spread evenly over the days.
 CHECK_INTERVAL_DAYS = env_int("CHECK_INTERVAL_DAYS", 7)
 # The checkers the watch runs, in order (each a class with `name`, `batch_size`, `check(batch)`).
-CITATION_CHECKERS = env_list(
-    "CITATION_CHECKERS",
-    [
-        "articles.citations.crossref.CrossrefChecker",
-        "articles.citations.pubmed.PubMedChecker",
-        "articles.citations.links.LinkChecker",
-        "articles.citations.age.AgeChecker",
-    ],
-)
+CITATION_CHECKERS = env_list("CITATION_CHECKERS", ["articles.citations.age.AgeChecker"])
 # Submitting an article checks its references at once (off only in tests that do not exercise the watch).
 CITATION_CHECK_ON_SUBMIT = env_bool("CITATION_CHECK_ON_SUBMIT", True)
 

@@ -4,6 +4,7 @@ loopback services are exercised by the sweep tests through a real worker."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import date
 
@@ -24,3 +25,16 @@ class ScriptedDoiChecker:
             standing, summary, day = FINDINGS.get(reference.doi or "", (Standing.CLEAN, "No notice.", None))
             verdicts.append(Verdict(reference.id, self.name, standing, summary, {"doi": reference.doi}, day))
         return verdicts
+
+
+class SlowChecker:
+    """Takes a moment per batch (like a distant service) and finds nothing: a sweep long enough to kill a
+    worker in the middle of it."""
+
+    name = "slow"
+    batch_size = 2
+    seconds = 0.4
+
+    def check(self, batch: Sequence[ReferenceToCheck]) -> list[Verdict]:
+        time.sleep(self.seconds)
+        return [Verdict(r.id, self.name, Standing.CLEAN, "Nothing found.") for r in batch]

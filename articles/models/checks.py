@@ -98,6 +98,8 @@ class CitationAlert(models.Model):
     notice_date = models.DateField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN, db_index=True)
     opened_at = models.DateTimeField(default=timezone.now)
+    # Writers and reviewers are told once a check run is over, in one message per article.
+    announced_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

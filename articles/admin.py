@@ -38,6 +38,17 @@ class PersonAdmin(UserAdmin):
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return super().get_queryset(request).prefetch_related("groups")
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # Saving the new user has already made its profile (articles.signals); the inline's profile
+        # fills that one in rather than inserting a second profile for the same person.
+        if formset.model is Profile:
+            existing = Profile.objects.filter(user=form.instance).first()
+            for profile_form in formset.forms:
+                if existing and profile_form.instance.pk is None:
+                    profile_form.instance.pk = existing.pk
+                    profile_form.instance._state.adding = False
+        super().save_formset(request, form, formset, change)
+
     @admin.display(description="Name")
     def display_name(self, user: User) -> str:
         profile = getattr(user, "profile", None)

@@ -50,13 +50,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless turned on: a forgotten variable must not serve technical pages or the development key.
+# `./run`, `./run test` and `./run bench` turn it on explicitly (contentreview/launcher.py).
+DEBUG = env_bool("DEBUG", False)
 
-# A development key only while DEBUG is on; a production process refuses to start without one.
+# A development key only while DEBUG is on. A process declared production (DEBUG=0) refuses to start
+# without one; with DEBUG merely unset the key stays empty, so tooling that never signs anything
+# (makemigrations) still runs, while Django refuses every use of the key and the web entry points
+# (wsgi.py, asgi.py) refuse to start.
 _DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production-0123456789"  # noqa: S105 - development only, refused when DEBUG is off
 SECRET_KEY = env_str("SECRET_KEY") or (_DEV_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off")
+SECRET_KEY_MISSING = "SECRET_KEY must be set in the environment when DEBUG is off"  # noqa: S105 - a message
+if not SECRET_KEY and env_str("DEBUG"):
+    raise ImproperlyConfigured(SECRET_KEY_MISSING)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from .. import watch
-from ..models import Reference
+from ..models import Article, Reference
 from ..models.checks import STANDING_CHOICES
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
 from ..references import add_references_by_identifier, may_edit_library, parse_identifier
@@ -43,12 +43,13 @@ def library_keeper_required(view: View) -> View:
 def reference_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     standing = request.GET.get("standing", "")
-    references = search(query).annotate(citing_articles=Count("articles", distinct=True)).order_by("key")
+    shown = _citing_filter(request.user, prefix="articles__")
+    references = search(query).annotate(citing_articles=Count("articles", filter=shown, distinct=True)).order_by("key")
     if standing in STANDINGS:
         references = references.filter(pk__in=watch.references_with_standing(standing).values("pk"))
     page = Paginator(references, PAGE_SIZE).get_page(request.GET.get("page"))
-    shown = {k: v for k, v in (("q", query), ("standing", standing)) if v}
-    query_string = urlencode(shown) + "&" if shown else ""
+    filters = {k: v for k, v in (("q", query), ("standing", standing)) if v}
+    query_string = urlencode(filters) + "&" if filters else ""
     found = watch.standings(r.pk for r in page.object_list)
     for reference in page.object_list:
         reference.standing_checks = found.get(reference.pk, [])
@@ -74,12 +75,24 @@ def search(query: str) -> QuerySet[Reference]:
 @library_keeper_required
 def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
     reference = get_object_or_404(Reference, pk=pk)
-    citing = reference.articles.order_by("title")
-    history = Paginator(reference.checks.all(), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"reference": reference, "citing": citing, "history": history, "query_string": ""}
-    return render(
-        request, "articles/library/detail.html", {**context, "standing_checks": watch.standings([pk]).get(pk, [])}
+    citing = (
+        reference.articles.filter(_citing_filter(request.user))
+        .distinct()
+        .select_related("live_publication")
+        .order_by("title")
     )
+    own = set(Article.objects.authored_by(request.user).filter(pk__in=citing).values_list("pk", flat=True))
+    rows = [(article, article.pk in own) for article in citing]
+    history = Paginator(reference.checks.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"reference": reference, "citing": rows, "history": history, "query_string": ""}
+    context["standing_checks"] = watch.standings([pk]).get(pk, [])
+    return render(request, "articles/library/detail.html", context)
+
+
+def _citing_filter(user: object, prefix: str = "") -> Q:
+    """Which citing articles a person may see listed: the published ones, and their own drafts.
+    Other writers' draft titles and states are not the library's to show."""
+    return Q(**{f"{prefix}live_publication__isnull": False}) | Q(**{f"{prefix}authors": user})
 
 
 @library_keeper_required

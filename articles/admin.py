@@ -24,13 +24,13 @@ from .models import (
 )
 
 
-class ProfileInline(admin.StackedInline):
+class ProfileInline(admin.StackedInline[Profile, User]):
     model = Profile
     can_delete = False
     fields = ["display_name", "credentials", "bio"]
 
 
-class PersonAdmin(UserAdmin):
+class PersonAdmin(UserAdmin[User]):
     inlines = [ProfileInline]
     list_display = ["username", "display_name", "email", "is_staff", "group_list"]
     list_select_related = ["profile"]
@@ -63,20 +63,20 @@ admin.site.unregister(User)
 admin.site.register(User, PersonAdmin)
 
 
-class ArticleVariantInline(admin.StackedInline):
+class ArticleVariantInline(admin.StackedInline[ArticleVariant, Article]):
     model = ArticleVariant
     extra = 0
     max_num = 2
 
 
-class ArticleReferenceInline(admin.TabularInline):
+class ArticleReferenceInline(admin.TabularInline[ArticleReference, Article]):
     model = ArticleReference
     extra = 0
     autocomplete_fields = ["reference"]
 
 
 @admin.register(Article)
-class ArticleAdmin(VersionAdmin):
+class ArticleAdmin(VersionAdmin):  # type: ignore[misc]  # django-reversion ships no types
     """History and recover come from django-reversion. Status is never editable here, and a change saved
     here has the same consequences as one saved in the editor (approved → new draft)."""
 
@@ -100,7 +100,7 @@ class ArticleAdmin(VersionAdmin):
             editing.record_admin_edit(form.instance, by=request.user)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """The record of the workflow: visible to editors, never written from the admin."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -134,7 +134,7 @@ class PublicationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(admin.ModelAdmin[Reference]):
     list_display = ["key", "kind", "title", "source", "year", "doi", "pmid", "metadata_status"]
     list_filter = ["kind", "metadata_status"]
     search_fields = ["key", "title", "authors", "doi", "pmid"]

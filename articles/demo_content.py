@@ -6,7 +6,9 @@ patient version and numbered references, and a news explainer with a byline.
 
 from __future__ import annotations
 
-PEOPLE = [
+from typing import Any
+
+PEOPLE: list[dict[str, Any]] = [
     {
         "username": "writer",
         "password": "writer-demo-2026",
@@ -50,7 +52,7 @@ PEOPLE = [
 ]
 
 # Real publications; identifiers checked against their journal pages and PubMed.
-REFERENCES = [
+REFERENCES: list[dict[str, Any]] = [
     {
         "key": "wenzel2013",
         "kind": "research",
@@ -371,7 +373,7 @@ Much larger studies found no link between the MMR shot and autism. One study in 
 more than 650,000 children. Children who got the shot were no more likely to have autism [@hviid2019].
 """
 
-ARTICLES = [
+ARTICLES: list[dict[str, Any]] = [
     {
         "slug": "continue-dupilumab-despite-persistent-cough",
         "title": (

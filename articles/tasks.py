@@ -48,9 +48,8 @@ def fetch_reference_metadata(self, reference_ids: list[int]) -> None:  # type: i
 
 
 # --- The citation watch -------------------------------------------------------------------------------
-# Acknowledged only after they ran, and put back if the worker dies: every step is safe to run twice
-# (see articles.watch), so a lost worker costs time, never a duplicate check or alert.
-WATCH_TASK = {"acks_late": True, "reject_on_worker_lost": True}
+# Acknowledged only after they ran, and put back if the worker dies (acks_late, reject_on_worker_lost):
+# every step is safe to run twice (see articles.watch), so a lost worker costs time, never a duplicate.
 
 
 def _enqueue(plan: Any) -> dict[str, Any]:
@@ -59,7 +58,7 @@ def _enqueue(plan: Any) -> dict[str, Any]:
     return {"run": plan.run, "references": plan.reference_count, "batches": len(plan.batches)}
 
 
-@shared_task(**WATCH_TASK)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def sweep_citations() -> dict[str, Any]:
     """Daily (beat): claims the due references and fans their batches out over every worker."""
     from . import watch
@@ -67,7 +66,7 @@ def sweep_citations() -> dict[str, Any]:
     return _enqueue(watch.plan_sweep(timezone.now()))
 
 
-@shared_task(**WATCH_TASK)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def check_citation_batch(batch: dict[str, Any]) -> int:
     """One checker on one batch of references; its verdicts stored, its alerts opened."""
     from . import watch
@@ -78,7 +77,7 @@ def check_citation_batch(batch: dict[str, Any]) -> int:
     return len(stored)
 
 
-@shared_task(**WATCH_TASK)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def check_reference_now(reference_id: int) -> dict[str, Any]:
     """ "Check now" on a library entry."""
     from . import watch
@@ -86,7 +85,7 @@ def check_reference_now(reference_id: int) -> dict[str, Any]:
     return _enqueue(watch.plan_check_now([reference_id]))
 
 
-@shared_task(**WATCH_TASK)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def check_article_citations(article_id: int) -> dict[str, Any]:
     """ "Check now" on an article, and on every submission: all its references, whenever last checked."""
     from . import watch

@@ -469,7 +469,7 @@ def announce_citation_alerts(article: Article, alerts: list[Any]) -> None:
 
 
 def available_actions(article: Article, user: Any) -> list[str]:
-    status = article.status
+    status = Status(article.status)
     actions: list[str] = []
     if roles.is_writer(user) and is_author(user, article):
         actions += {Status.DRAFT: ["edit", "submit"], Status.SUBMITTED: ["edit", "withdraw"]}.get(status, ["edit"])

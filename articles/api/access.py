@@ -21,7 +21,7 @@ _UNCHECKED = object()
 
 def presented_key(request: HttpRequest | Request) -> str | None:
     """The key from `Authorization: Api-Key <key>`, if the caller sent one."""
-    return KeyParser().get(request) or None  # type: ignore[arg-type]  # DRF's Request proxies HttpRequest
+    return KeyParser().get(request) or None
 
 
 def partner_key(request: Request) -> APIKey | None:

@@ -3,28 +3,30 @@ serializers only name and document the fields, so the OpenAPI schema says exactl
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 
-class PersonSerializer(serializers.Serializer):
+class PersonSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     credentials = serializers.CharField(allow_blank=True)
 
 
-class StandingSerializer(serializers.Serializer):
+class StandingSerializer(serializers.Serializer[Any]):
     checker = serializers.CharField(help_text="Which check: crossref, pubmed, links or age.")
     standing = serializers.CharField(help_text="retracted, corrected, under_question, superseded, dead, clean, …")
     summary = serializers.CharField()
     checked_at = serializers.DateTimeField()
 
 
-class ReferenceSerializer(serializers.Serializer):
+class ReferenceSerializer(serializers.Serializer[Any]):
     number = serializers.IntegerField(help_text="The number the text cites it by (order of first citation).")
     id = serializers.IntegerField(allow_null=True, help_text="Library entry id, for /references/{id}/.")
     kind = serializers.CharField()
     title = serializers.CharField(allow_blank=True)
     authors = serializers.ListField(child=serializers.CharField())
-    source = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field named like Field.source, as the API promises
     year = serializers.IntegerField(allow_null=True)
     doi = serializers.CharField(allow_null=True)
     pmid = serializers.CharField(allow_null=True)
@@ -32,7 +34,7 @@ class ReferenceSerializer(serializers.Serializer):
     standing = StandingSerializer(many=True, help_text="The citation watch's latest verdict per check, if any.")
 
 
-class ReviewRecordSerializer(serializers.Serializer):
+class ReviewRecordSerializer(serializers.Serializer[Any]):
     reviewers = PersonSerializer(many=True, help_text="The Advisory Board members who approved this text.")
     approved_at = serializers.DateTimeField(help_text="When this text was approved.")
     last_reviewed_at = serializers.DateTimeField(
@@ -41,17 +43,17 @@ class ReviewRecordSerializer(serializers.Serializer):
     next_review_due = serializers.DateField()
 
 
-class UpdateSerializer(serializers.Serializer):
+class UpdateSerializer(serializers.Serializer[Any]):
     date = serializers.DateTimeField()
     note = serializers.CharField()
 
 
-class ReaderNoticeSerializer(serializers.Serializer):
+class ReaderNoticeSerializer(serializers.Serializer[Any]):
     text = serializers.CharField()
     since = serializers.DateTimeField(allow_null=True)
 
 
-class AudienceVersionSerializer(serializers.Serializer):
+class AudienceVersionSerializer(serializers.Serializer[Any]):
     audience = serializers.CharField()
     title = serializers.CharField()
     bottom_line = serializers.CharField()
@@ -62,7 +64,7 @@ class AudienceVersionSerializer(serializers.Serializer):
     api_url = serializers.URLField()
 
 
-class ArticleSummarySerializer(serializers.Serializer):
+class ArticleSummarySerializer(serializers.Serializer[Any]):
     slug = serializers.SlugField()
     kind = serializers.CharField()
     topic = serializers.CharField()
@@ -82,24 +84,24 @@ class ArticleSerializer(ArticleSummarySerializer):
     versions = AudienceVersionSerializer(many=True)
 
 
-class TopicSerializer(serializers.Serializer):
+class TopicSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     articles = serializers.IntegerField(help_text="Approved articles on this topic.")
     api_url = serializers.URLField()
 
 
-class CitingArticleSerializer(serializers.Serializer):
+class CitingArticleSerializer(serializers.Serializer[Any]):
     slug = serializers.SlugField()
     title = serializers.CharField()
     api_url = serializers.URLField()
 
 
-class LibraryReferenceSerializer(serializers.Serializer):
+class LibraryReferenceSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     title = serializers.CharField(allow_blank=True)
     authors = serializers.ListField(child=serializers.CharField())
-    source = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field named like Field.source, as the API promises
     year = serializers.IntegerField(allow_null=True)
     doi = serializers.CharField(allow_null=True)
     pmid = serializers.CharField(allow_null=True)

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..models import Article, Audience, Publication, PublishedVariant, Reference
+from ..views.reader import live_publication
 from . import serializers as shapes
 from .standing import standings_for
 
@@ -64,7 +65,7 @@ def _with_validators(request: Request, response: Response) -> Response:
     return response
 
 
-class PublicView(GenericAPIView):
+class PublicView(GenericAPIView[Any]):
     """Shared behaviour: validators and cache headers on every successful answer."""
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -175,7 +176,7 @@ def _live_article(slug: str) -> Any:
 # --- Articles ----------------------------------------------------------------------------------------
 
 
-class ArticleFilters(drf.Serializer):
+class ArticleFilters(drf.Serializer[Any]):
     topic = drf.CharField(required=False, help_text="Exact topic name, any case, e.g. Asthma.")
     kind = drf.ChoiceField(choices=Article.Kind.choices, required=False)
     audience = drf.ChoiceField(choices=Audience.choices, required=False, help_text="Only articles with this version.")
@@ -214,7 +215,7 @@ class ArticleList(PublicView):
             )
             articles = articles.filter(Exists(has_version))
         if "modified_since" in chosen:
-            articles = articles.filter(modified_at__gte=chosen["modified_since"])
+            articles = articles.filter(modified_at__gte=chosen["modified_since"])  # type: ignore[misc]  # annotated by live_articles()
         return articles
 
     @extend_schema(
@@ -225,7 +226,7 @@ class ArticleList(PublicView):
         newest = articles.aggregate(newest=Max("modified_at"), count=Count("pk"))
         if not_modified := conditional(request, request.get_full_path(), newest["count"], modified=newest["newest"]):
             return not_modified
-        page = self.paginate_queryset(articles)
+        page = self.paginate_queryset(articles) or []
         return self.get_paginated_response([_summary(request, article) for article in page])
 
 
@@ -305,7 +306,7 @@ class ReferenceDetail(PublicView):
         if not citing:
             raise Http404("No approved article cites this reference.")
         reference = Reference.objects.get(pk=pk)
-        newest = max(article.modified_at for article in citing)
+        newest = max(article.modified_at for article in citing)  # type: ignore[attr-defined]  # annotated by live_articles()
         if not_modified := conditional(request, pk, reference.updated_at, [a.pk for a in citing], modified=newest):
             return not_modified
         entry = {
@@ -316,7 +317,7 @@ class ReferenceDetail(PublicView):
             "cited_by": [
                 {
                     "slug": a.slug,
-                    "title": a.live_publication.title,
+                    "title": live_publication(a).title,
                     "api_url": _api_url(request, "article", a.slug),
                 }
                 for a in citing

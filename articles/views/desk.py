@@ -78,12 +78,12 @@ def _next_action_for_writer(article: Article) -> str:
         Article.Status.SUBMITTED: "Waiting for a reviewer",
         Article.Status.UNDER_REVIEW: "Being reviewed",
         Article.Status.APPROVED: "Live; edit to start a new version",
-    }[article.status]
+    }[Article.Status(article.status)]
 
 
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = roles.signed_in(request)
     if not (roles.is_board_member(user) or roles.is_editor(user)):
         raise PermissionDenied
     now = timezone.now()
@@ -125,7 +125,8 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _queue_row(article: Article, now: datetime, my_assignments: dict[int, ReviewAssignment]) -> dict[str, Any]:
     mine = my_assignments.get(article.pk)
     # Unassigned work is due from its submission, so it can be overdue before anyone takes it.
-    due_at = mine.due_at if mine else workflow.review_due(article.submitted_at)
+    # `submitted_at` is annotated by the queue's querysets (the latest round's opening), not a model field.
+    due_at = mine.due_at if mine else workflow.review_due(getattr(article, "submitted_at", None))
     return {
         "article": article,
         "due_at": due_at,
@@ -139,7 +140,8 @@ def _queue_row(article: Article, now: datetime, my_assignments: dict[int, Review
 
 def _visible_article(request: HttpRequest, slug: str) -> Article:
     # Unpublished text: only its writers, the Advisory Board and editors; anyone else gets a 404.
-    return get_object_or_404(_desk_queryset().visible_to_staff_of(request.user), slug=slug)
+    article: Article = get_object_or_404(_desk_queryset().visible_to_staff_of(request.user), slug=slug)
+    return article
 
 
 def _article_context(request: HttpRequest, article: Article, **forms: Any) -> dict[str, Any]:

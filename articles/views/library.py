@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .. import watch
+from .. import roles, watch
 from ..models import Article, Reference
 from ..models.checks import STANDING_CHOICES
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
@@ -51,9 +51,8 @@ def reference_list(request: HttpRequest) -> HttpResponse:
     filters = {k: v for k, v in (("q", query), ("standing", standing)) if v}
     query_string = urlencode(filters) + "&" if filters else ""
     found = watch.standings(r.pk for r in page.object_list)
-    for reference in page.object_list:
-        reference.standing_checks = found.get(reference.pk, [])
-    context = {"page": page, "query": query, "query_string": query_string, "standing": standing}
+    rows = [(reference, found.get(reference.pk, [])) for reference in page.object_list]
+    context = {"page": page, "rows": rows, "query": query, "query_string": query_string, "standing": standing}
     return render(request, "articles/library/list.html", {**context, "standings": STANDING_CHOICES})
 
 
@@ -81,7 +80,7 @@ def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("live_publication")
         .order_by("title")
     )
-    own = set(Article.objects.authored_by(request.user).filter(pk__in=citing).values_list("pk", flat=True))
+    own = set(Article.objects.authored_by(roles.signed_in(request)).filter(pk__in=citing).values_list("pk", flat=True))
     rows = [(article, article.pk in own) for article in citing]
     history = Paginator(reference.checks.all(), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"reference": reference, "citing": rows, "history": history, "query_string": ""}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -33,7 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=int, default=3600, help="seconds to wait for the workers")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        console = Console(file=self.stdout, force_terminal=False)
+        # OutputWrapper writes like a text stream; rich only needs write() and flush().
+        console = Console(file=cast(IO[str], self.stdout), force_terminal=False)
         plan = self._plan(options)
         console.print(f"Checking {plan.reference_count} reference(s) in {len(plan.batches)} batch(es).")
         with Progress(

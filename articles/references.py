@@ -323,3 +323,8 @@ def mark_metadata_failed(reference_ids: Iterable[int], error: str) -> None:
         metadata_fetched_at=timezone.now(),
         updated_at=timezone.now(),
     )
+
+
+def look_up_after_commit(reference_ids: list[int]) -> None:
+    """Queues the metadata lookup of entries created elsewhere (the importer) once their transaction commits."""
+    _fetch_after_commit(reference_ids)

@@ -345,6 +345,7 @@ def approve(article: Article, *, by: Any, conflict_of_interest: str, note: str =
             rereview_notified_at=None,
             live_publication=publication,
         )
+        page_cache.public_pages_changed(article.pk)
         notifications.after_commit(notifications.decided, event)
     return event
 
@@ -385,6 +386,7 @@ def confirm_still_accurate(article: Article, *, by: Any, conflict_of_interest: s
         now = timezone.now()
         Article.objects.filter(pk=article.pk).update(approved_at=now, rereview_notified_at=None)
         article.approved_at = now
+        page_cache.public_pages_changed(article.pk)  # the re-review date is public (sitemap, feeds)
         return _record(
             article,
             Step(Action.REREVIEW_CONFIRMED, Status.APPROVED, Status.APPROVED),

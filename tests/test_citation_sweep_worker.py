@@ -49,6 +49,8 @@ def test_sweep_through_a_worker_alerts_the_right_people_once_and_warns_readers(
     retract()
     watch_checkers.FINDINGS["10.1000/fixed"] = (Standing.CORRECTED, "Corrected (erratum 10.1000/e1).", None)
     mail.outbox.clear()
+    before = client.get(f"/articles/{live.slug}/clinician/").content.decode()  # now in the public page cache
+    assert "was retracted" not in before
 
     run = sweep_citations.delay().get(timeout=30)["run"]
     progress = wait_for_sweep(run)

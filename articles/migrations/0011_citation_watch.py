@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('articles', '0009_publication_cited_references'),
+        ('articles', '0010_page_cache'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -30,7 +30,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import page_cache, roles, workflow
+from . import jobs, page_cache, roles, workflow
 from .citations.verdicts import ALERTING, READER_NOTICE, Checker, ReferenceToCheck, Standing, Verdict
 from .models import Article, ArticleReference, CitationAlert, Reference, ReferenceCheck, RetractedCitation
 from .models.checks import severity_rank
@@ -127,14 +127,17 @@ def new_run() -> str:
     return uuid.uuid4().hex
 
 
-def plan_sweep(now: datetime | None = None, *, reference_ids: Iterable[int] | None = None) -> SweepPlan:
-    """Claims the due references (or the given ones) and cuts them into one batch list per checker."""
+def plan_sweep(
+    now: datetime | None = None, *, reference_ids: Iterable[int] | None = None, progress: bool = True
+) -> SweepPlan:
+    """Claims the due references (or the given ones) and cuts them into one batch list per checker;
+    `progress` makes it the sweep the Board page follows."""
     now = now or timezone.now()
     run = new_run()
     wanted = due_references(now).values_list("pk", flat=True) if reference_ids is None else reference_ids
     claimed = claim(list(wanted), run, now)
     plan = SweepPlan(run, len(claimed), _batches(claimed, run, claimed=True))
-    start_progress(plan, now)
+    start_progress(plan, now, sweep=progress)
     return plan
 
 
@@ -522,3 +525,27 @@ def sources_of(article: Article) -> list[SourceStanding]:
         for a in RetractedCitation.objects.filter(article=article).select_related("acknowledged_by__profile")
     }
     return [SourceStanding(r, found.get(r.pk, []), acknowledged.get(r.pk)) for r in references]
+
+
+# --- Owed work: checks a queue outage kept from being queued ------------------------------------------
+
+OWED_AFTER = timedelta(minutes=5)
+
+
+@jobs.owed_work("citation-checks")
+def queue_owed_checks(now: datetime) -> int:
+    """Sources of articles in review never checked (their submission's check could not be queued): claimed
+    and queued again. The claim makes a second run of this sweep, or the daily sweep, take none twice."""
+    from .tasks import check_citation_batch
+
+    in_review = (Article.Status.SUBMITTED, Article.Status.UNDER_REVIEW)
+    owed = Reference.objects.filter(
+        _claim_is_free(now),
+        checked_at__isnull=True,
+        article_links__article__status__in=in_review,
+        article_links__added_at__lt=now - OWED_AFTER,
+    ).values_list("pk", flat=True)
+    plan = plan_sweep(now, reference_ids=list(owed.distinct()), progress=False)
+    for batch in plan.batches:
+        check_citation_batch.apply_async(args=(batch.as_message(),))
+    return plan.reference_count

@@ -444,10 +444,11 @@ def add_comment(article: Article, *, by: Any, body: str) -> ReviewComment:
 def _check_citations_after_commit(article: Article) -> None:
     """Submitting checks the article's sources at once, so the reviewer sees their standing."""
     if settings.CITATION_CHECK_ON_SUBMIT:
+        from . import jobs
         from .tasks import check_article_citations
 
-        article_id = article.pk
-        transaction.on_commit(lambda: check_article_citations.delay(article_id))
+        # If the queue is down, the watch's owed-work sweep checks the never-checked sources later.
+        jobs.enqueue_after_commit(check_article_citations, article.pk, owed="the check of its sources")
 
 
 def citation_alerts_opened(article: Article, alerts: list[Any]) -> None:

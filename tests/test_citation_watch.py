@@ -300,3 +300,15 @@ def test_check_citations_sync_prints_a_table_of_verdicts(cast: Any) -> None:
     text = out.getvalue()
     assert "Checking 2 reference(s) in 1 batch(es)." in text
     assert "Verdicts" in text and "retracted" in text and "clean" in text
+
+
+def test_sources_a_queue_outage_left_unchecked_are_claimed_and_queued_once(cast: Any) -> None:
+    from articles import jobs
+    from tests.editorial import submitted
+
+    reference("bad", RETRACTED_DOI)
+    submitted(cast, text=citing("bad"))  # its check was never queued (tests turn that off, like an outage)
+    later = timezone.now() + timedelta(minutes=10)
+    first = jobs.requeue_owed_work(later)["citation-checks"]
+    again = jobs.requeue_owed_work(later)["citation-checks"]
+    assert (first, again) == (1, 0)  # claimed by the first run: never queued twice

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, editing, roles, versioning, watch, workflow
+from .. import citing, editing, jobs, roles, versioning, watch, workflow
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -332,7 +332,10 @@ def new_article(request: HttpRequest) -> HttpResponse:
     article_form = ArticleForm(request.POST or None)
     forms_by_audience = variant_forms(request.POST or None)
     if request.method == "POST" and article_form.is_valid() and all(f.is_valid() for f in forms_by_audience.values()):
-        article = editing.create_article(by=request.user, text=article_text(article_form, forms_by_audience))
+        with jobs.owed_notes() as owed:
+            article = editing.create_article(by=request.user, text=article_text(article_form, forms_by_audience))
+        if owed:
+            messages.warning(request, jobs.owed_message(owed))
         return redirect("desk:article", slug=article.slug)
     return render(
         request, "articles/desk/editor.html", {"article_form": article_form, "panels": _panels(forms_by_audience)}
@@ -360,16 +363,20 @@ def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
         return _editor(request, article, article_form, forms_by_audience, status=400)
     text = article_text(article_form, forms_by_audience)
     try:
-        changed = editing.save_article(
-            article,
-            by=request.user,
-            base_version=article_form.cleaned_data["base_version"] or 0,
-            text=text,
-            comment=article_form.cleaned_data["comment"],
-        )
+        with jobs.owed_notes() as owed:
+            changed = editing.save_article(
+                article,
+                by=request.user,
+                base_version=article_form.cleaned_data["base_version"] or 0,
+                text=text,
+                comment=article_form.cleaned_data["comment"],
+            )
     except editing.EditConflict as conflict:
         return _conflict(request, conflict.article, article_form, forms_by_audience)
-    messages.success(request, "Saved." if changed else "Nothing changed.")
+    if owed:
+        messages.warning(request, jobs.owed_message(owed))  # saved, but its follow-up work is owed
+    else:
+        messages.success(request, "Saved." if changed else "Nothing changed.")
     return redirect("desk:article", slug=article.slug)
 
 

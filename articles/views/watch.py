@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import roles, tasks, watch, workflow
+from .. import jobs, roles, tasks, watch, workflow
 from ..models import Article, CitationAlert, Reference, severity_rank
 from ..models.checks import STANDING_CHOICES
 from ..references import may_edit_library
@@ -91,8 +91,10 @@ def check_reference(request: HttpRequest, pk: int) -> HttpResponse:
     if not may_edit_library(request.user):
         raise PermissionDenied
     reference = get_object_or_404(Reference, pk=pk)
-    tasks.check_reference_now.delay(reference.pk)
-    messages.success(request, "Checking this reference now; reload in a moment to see the result.")
+    if jobs.enqueue(tasks.check_reference_now, reference.pk, owed="the check"):
+        messages.success(request, "Checking this reference now; reload in a moment to see the result.")
+    else:
+        messages.warning(request, "The job queue is not answering; the daily sweep will check this reference.")
     return redirect("library:detail", pk=reference.pk)
 
 
@@ -100,8 +102,10 @@ def check_reference(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def check_article(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.visible_to_staff_of(request.user), slug=slug)
-    tasks.check_article_citations.delay(article.pk)
-    messages.success(request, "Checking this article's sources now; reload in a moment to see the result.")
+    if jobs.enqueue(tasks.check_article_citations, article.pk, owed="the check"):
+        messages.success(request, "Checking this article's sources now; reload in a moment to see the result.")
+    else:
+        messages.warning(request, "The job queue is not answering; the daily sweep will check these sources.")
     return redirect("desk:article", slug=article.slug)
 
 

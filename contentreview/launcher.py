@@ -125,7 +125,7 @@ def test(pytest_args: list[str]) -> int:
 def bench() -> int:
     """Every benchmark in bench/, one after the other; each prints its own figures."""
     with embedded_redis():
-        scripts = sorted((BASE_DIR / "bench").glob("*_page.py"))
+        scripts = [*sorted((BASE_DIR / "bench").glob("*_page.py")), BASE_DIR / "bench" / "sweep.py"]
         return max(subprocess.call([PYTHON, str(script)], cwd=BASE_DIR / "bench") for script in scripts)  # noqa: S603
 
 

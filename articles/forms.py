@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 
 from .editing import ArticleText, VariantText
 from .models import Article, Audience
+from .rendering import validate_body
 from .roles import ADVISORY_BOARD
 
 
@@ -30,6 +31,7 @@ class VariantForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 24}),  # data-preview-target is set per audience below
         required=False,
         label="Text (Markdown)",
+        validators=[validate_body],
         help_text="Cite with [@key], several with [@key1; @key2], or straight from [@doi:…] / [@pmid:…].",
     )
 

@@ -76,6 +76,13 @@ class ApproveForm(forms.Form):
     conflict = forms.ChoiceField(choices=CONFLICT_CHOICES, widget=forms.RadioSelect, label="Conflict of interest")
     conflict_detail = forms.CharField(required=False, label="Describe the conflict")
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Note (optional)")
+    # Shown only when re-approving a live article; required there for a substantive change (corrections.py).
+    change_note = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Public change note",
+        help_text="One line readers see under “Updates” on the article and on /updates/.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -141,6 +141,19 @@ def rereview_due(article: Article, reviewers: list[User]) -> None:
     )
 
 
+def reader_feedback_received(item: Any) -> None:
+    # The reader's words stay on the desk page: an email carrying them would turn any link in them live.
+    article = item.article
+    if item.kind == "problem":
+        subject = f"Problem reported ({item.get_category_display().lower()}): {article.title}"
+        what = f"A reader reported a problem ({item.get_category_display().lower()}) with"
+    else:
+        subject = f"Reader question: {article.title}"
+        what = "A reader asked a follow-up question about"
+    link = settings.SITE_URL.rstrip("/") + reverse("desk:feedback_item", kwargs={"pk": item.pk})
+    _send(item.handlers.all(), subject, f"{what} “{article.title}”.\n\nRead and handle it: {link}\n")
+
+
 def reviewers_of_record(article: Article) -> list[User]:
     """The reviewers of the latest round that had any: who approved (or is reviewing) the text."""
     for review_round in article.review_rounds.order_by("-number").prefetch_related("assignments__reviewer"):

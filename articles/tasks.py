@@ -81,6 +81,14 @@ def requeue_owed_work() -> dict[str, int]:
     return sweep(timezone.now())
 
 
+@shared_task
+def erase_expired_reader_emails() -> int:
+    """Daily: readers' email addresses are kept only FEEDBACK_EMAIL_RETENTION_DAYS after receipt."""
+    from .feedback import erase_expired_emails
+
+    return erase_expired_emails(timezone.now())
+
+
 # --- The citation watch -------------------------------------------------------------------------------
 # Acknowledged only after they ran, and put back if the worker dies (acks_late, reject_on_worker_lost):
 # every step is safe to run twice (see articles.watch), so a lost worker costs time, never a duplicate.

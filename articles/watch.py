@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -458,8 +458,8 @@ def reader_notices(article: Article) -> list[ReaderNotice]:
     """Notices for readers of a published article while a retracted, questioned or superseded source it
     cites has an unresolved alert; gone once resolved or once re-approved without that source."""
     publication = article.live_publication
-    if publication is None:
-        return []
+    if publication is None or not getattr(article, "has_source_notice", True):
+        return []  # the reader page's own query already said there is none (the usual case: no query)
     alerts = CitationAlert.objects.filter(
         article=article,
         state__in=ACTIVE_STATES,
@@ -480,6 +480,18 @@ def reader_notices(article: Article) -> list[ReaderNotice]:
             )
         )
     return notices
+
+
+def has_reader_notice() -> Exists:
+    """For an article query: whether any reader notice is due (so the page asks for details only then)."""
+    return Exists(
+        CitationAlert.objects.filter(
+            article=OuterRef("pk"),
+            state__in=ACTIVE_STATES,
+            standing__in=[str(s) for s in READER_NOTICE],
+            reference__publications=OuterRef("live_publication"),
+        )
+    )
 
 
 def published_reference_numbers(references: list[dict[str, Any]], notices: list[ReaderNotice]) -> dict[int, str]:

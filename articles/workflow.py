@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import citing, notifications, page_cache, publishing, readability, roles, versioning
+from . import citing, corrections, notifications, page_cache, publishing, readability, roles, versioning
 from .models import Article, Audience, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
 
 Status = Article.Status
@@ -303,9 +303,12 @@ def _declare_conflict(assignment: ReviewAssignment, conflict_of_interest: str) -
     assignment.coi_declared_at = timezone.now()
 
 
-def approve(article: Article, *, by: Any, conflict_of_interest: str, note: str = "") -> WorkflowEvent:
+def approve(
+    article: Article, *, by: Any, conflict_of_interest: str, note: str = "", change_note: str = ""
+) -> WorkflowEvent:
     """Records this reviewer's approval of the current text; the article is approved once
-    APPROVALS_REQUIRED different board members have approved the same content version."""
+    APPROVALS_REQUIRED different board members have approved the same content version. Re-approving a
+    live article with a substantive change needs `change_note`, the one line readers see (corrections.py)."""
     with transaction.atomic():
         article = _lock(article)
         _require_independent_reviewer(by, article, "approve")
@@ -334,7 +337,12 @@ def approve(article: Article, *, by: Any, conflict_of_interest: str, note: str =
             )
         _close_round(review_round, ReviewRound.Outcome.APPROVED)
         approvers = [a.reviewer for a in approvals_of_current_text.select_related("reviewer__profile")]
+        previous = article.live_publication
         publication = publishing.publish(article, approvers=approvers, revision=versioning.latest_revision(article))
+        try:
+            corrections.record_approval(article, previous=previous, publication=publication, note=change_note, by=by)
+        except corrections.ChangeNoteProblem as problem:
+            raise WorkflowError(str(problem)) from problem
         event = _move(
             article,
             Step(Action.APPROVE, Status.UNDER_REVIEW, Status.APPROVED),
@@ -386,6 +394,7 @@ def confirm_still_accurate(article: Article, *, by: Any, conflict_of_interest: s
         now = timezone.now()
         Article.objects.filter(pk=article.pk).update(approved_at=now, rereview_notified_at=None)
         article.approved_at = now
+        corrections.record_check(article, by=by)
         page_cache.public_pages_changed(article.pk)  # the re-review date is public (sitemap, feeds)
         return _record(
             article,

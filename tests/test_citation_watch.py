@@ -194,7 +194,9 @@ def test_reader_notice_goes_when_re_approved_without_that_source(cast: Any, clie
     current.reference_links.filter(reference__key="bad").delete()
     workflow.submit(current, by=cast.writer)
     workflow.start_review(refreshed(current), by=cast.reviewer)
-    workflow.approve(refreshed(current), by=cast.reviewer, conflict_of_interest="None")
+    workflow.approve(
+        refreshed(current), by=cast.reviewer, conflict_of_interest="None", change_note="Replaced a retracted source."
+    )
     assert "was retracted" not in client.get(f"/articles/{article.slug}/patient/").content.decode()
 
 

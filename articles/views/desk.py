@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, editing, jobs, roles, versioning, watch, workflow
+from .. import citing, corrections, editing, feedback, jobs, roles, versioning, watch, workflow
+from ..feedback_forms import ChangeNoteForm
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -68,8 +69,18 @@ def my_articles(request: HttpRequest) -> HttpResponse:
         .annotate(round_number=Max("review_rounds__number"), last_comment_at=Max("review_comments__created_at"))
         .order_by("-updated_at")
     )
+    articles = _with_reader_counts(list(articles))
     rows = [{"article": a, "next_action": _next_action_for_writer(a)} for a in articles]
     return render(request, "articles/desk/my_articles.html", {"rows": rows})
+
+
+def _with_reader_counts(articles: list[Article]) -> list[Article]:
+    """Each article with `reader_counts` (questions, problem reports, new): one query for the whole list."""
+    counts = feedback.counts_for([a.pk for a in articles])
+    for article in articles:
+        # A page-only attribute for the templates, not a model field.
+        setattr(article, "reader_counts", counts.get(article.pk, feedback.FeedbackCounts()))  # noqa: B010
+    return articles
 
 
 def _next_action_for_writer(article: Article) -> str:
@@ -112,7 +123,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     context = {
         "waiting": [_queue_row(a, now, my_due) for a in waiting],
         "mine": [_queue_row(a, now, my_due) for a in mine],
-        "rereview": Article.objects.due_for_rereview(now).order_by("approved_at"),
+        # What readers asked and reported feeds the re-review.
+        "rereview": _with_reader_counts(list(Article.objects.due_for_rereview(now).order_by("approved_at"))),
         # Listed until the Board resolves every alert (articles.watch opens them).
         "alerted": Article.objects.filter(citation_alerts__state__in=watch.ACTIVE_STATES)
         .annotate(alert_count=Count("citation_alerts"), first_alert=Min("citation_alerts__opened_at"))
@@ -149,8 +161,13 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
     rounds = list(article.review_rounds.all())
     comments = list(article.review_comments.select_related("author__profile", "review_round"))
     lookup = ReferenceLookup.from_references(article.references.all())
+    republishing = article.live_publication_id is not None and article.status != Article.Status.APPROVED
+    change = corrections.pending_change(article) if republishing else None
+    pending_change = change.name.lower() if change is not None else ""
+    proposed_note = corrections.proposed_note(article) if republishing else ""
     return {
         "article": article,
+        "republishing": republishing,
         "tracker": TRACKER,
         "versions": [_preview(article, audience, lookup) for audience in Audience],
         "citation_warnings": citing.check_citations(article).warnings,
@@ -161,7 +178,12 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
         "rounds": [{"round": r, "comments": [c for c in comments if c.review_round_id == r.pk]} for r in rounds],
         "loose_comments": [c for c in comments if c.review_round_id is None],
         "events": article.events.select_related("actor__profile", "review_round"),
-        "approve_form": forms.get("approve_form") or ApproveForm(),
+        "approve_form": forms.get("approve_form") or ApproveForm(initial={"change_note": proposed_note}),
+        "change_note_form": forms.get("change_note_form") or ChangeNoteForm(initial={"change_note": proposed_note}),
+        # How the text differs from what readers see, so a reviewer knows before approving whether a
+        # public change note is required (articles/corrections.py defines "substantive").
+        "pending_change": pending_change,
+        "reader_counts": feedback.counts_for([article.pk]).get(article.pk, feedback.FeedbackCounts()),
         "changes_form": forms.get("changes_form") or RequestChangesForm(),
         "comment_form": forms.get("comment_form") or CommentForm(),
         "note_form": forms.get("note_form") or NoteForm(),
@@ -224,6 +246,15 @@ def _assign(request: HttpRequest, article: Article, form: AssignForm) -> None:
     workflow.assign_reviewers(article, by=request.user, reviewers=list(form.cleaned_data["reviewers"]), due_at=due_at)
 
 
+def _propose_change_note(request: HttpRequest, article: Article, form: ChangeNoteForm) -> None:
+    if not editing.can_edit(request.user, article):
+        raise workflow.TransitionNotAllowed("Only the article's writers can propose its public change note.")
+    try:
+        corrections.propose_note(article, by=request.user, note=form.cleaned_data["change_note"])
+    except corrections.ChangeNoteProblem as problem:
+        raise workflow.WorkflowError(str(problem)) from problem
+
+
 def _start_review(request: HttpRequest, article: Article) -> None:
     workflow.start_review(article, by=request.user)
 
@@ -243,7 +274,11 @@ ACTIONS: dict[str, tuple[Handler, str]] = {
             ApproveForm,
             "approve_form",
             lambda r, a, f: workflow.approve(
-                a, by=r.user, conflict_of_interest=f.declaration(), note=f.cleaned_data["note"]
+                a,
+                by=r.user,
+                conflict_of_interest=f.declaration(),
+                note=f.cleaned_data["note"],
+                change_note=f.cleaned_data["change_note"],
             ),
         ),
         "Your approval is recorded.",
@@ -267,6 +302,10 @@ ACTIONS: dict[str, tuple[Handler, str]] = {
         "Re-review recorded.",
     ),
     "assign": (_with_form(AssignForm, "assign_form", _assign), "Reviewers assigned."),
+    "propose_change_note": (
+        _with_form(ChangeNoteForm, "change_note_form", _propose_change_note),
+        "Your public change note is saved for the reviewer.",
+    ),
     "comment": (
         _with_form(
             CommentForm, "comment_form", lambda r, a, f: workflow.add_comment(a, by=r.user, body=f.cleaned_data["body"])

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('articles', '0011_reference_lookups_and_search'),
+        ('articles', '0012_reader_trust'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

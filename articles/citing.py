@@ -34,7 +34,7 @@ def check_citations(article: Article) -> CitationReport:
                 cited_keys.add(reference.key)
     library = _library_by_identifier([use.key for _, use in unresolved])
     errors.extend(_unresolved_message(label, use, library.resolve(use.key)) for label, use in unresolved)
-    warnings = [f"Reference {ref.key} is attached but never cited." for ref in attached if ref.key not in cited_keys]
+    warnings = [f"Reference {ref.label} is attached but never cited." for ref in attached if ref.key not in cited_keys]
     return CitationReport(errors=errors, warnings=warnings)
 
 
@@ -51,7 +51,7 @@ def _unresolved_message(label: str, use: CitationUse, in_library: Reference | No
     if in_library is not None:
         # The renderer numbers only attached references, so the reader would see "[?doi:…]".
         return (
-            f"Citation [@{use.key}] {where} is in the library as {in_library.key} "
+            f"Citation [@{use.key}] {where} is in the library as {in_library.label} "
             "but not attached to this article: attach it."
         )
     return f"Unknown citation [@{use.key}] {where}."

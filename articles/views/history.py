@@ -88,7 +88,7 @@ def revision_preview(request: HttpRequest, slug: str, revision_id: int) -> HttpR
     references = [Reference(**_reference_fields(f)) for f in snap.references.values()]
     lookup = ReferenceLookup.from_references(references)
     versions = [
-        {"audience": audience, "text": text, "rendered": render_article_text(text.body, lookup)}
+        {"audience": audience, "text": text, "rendered": render_article_text(text.body, lookup, text.summary)}
         for audience, text in snap.text.variants.items()
     ]
     context = {"article": article, "revision": revision, "snapshot": snap, "versions": versions}

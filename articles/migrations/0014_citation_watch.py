@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('articles', '0012_reader_trust'),
+        ('articles', '0013_bottom_line_citations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -368,7 +368,15 @@ LOOKUP_OWED_AFTER_SECONDS = env_int("LOOKUP_OWED_AFTER_SECONDS", 300)
 # of the not-yet-due ones (oldest first) so the checks spread evenly over the days.
 CHECK_INTERVAL_DAYS = env_int("CHECK_INTERVAL_DAYS", 7)
 # The checkers the watch runs, in order (each a class with `name`, `batch_size`, `check(batch)`).
-CITATION_CHECKERS = env_list("CITATION_CHECKERS", ["articles.citations.age.AgeChecker"])
+CITATION_CHECKERS = env_list(
+    "CITATION_CHECKERS",
+    [
+        "articles.citations.crossref.CrossrefChecker",
+        "articles.citations.pubmed.PubMedChecker",
+        "articles.citations.links.LinkChecker",
+        "articles.citations.age.AgeChecker",
+    ],
+)
 # Submitting an article checks its references at once (off only in tests that do not exercise the watch).
 CITATION_CHECK_ON_SUBMIT = env_bool("CITATION_CHECK_ON_SUBMIT", True)
 

@@ -299,3 +299,32 @@ def test_partner_keys_are_managed_in_the_admin(client: Client, cast: Any) -> Non
     cast.editor.save()
     assert client.get("/admin/rest_framework_api_key/apikey/").status_code == 200
     assert client.get("/admin/rest_framework_api_key/apikey/add/").status_code == 200
+
+
+# --- The citation watch, as partners see it --------------------------------------------------------------
+
+
+def test_a_retracted_source_shows_its_standing_a_reader_notice_and_moves_the_feed(
+    client: Client, cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import date
+
+    from articles import watch
+    from articles.citations.verdicts import Standing, Verdict
+
+    [source] = library("kaur2021")
+    with time_machine.travel("2026-01-10 09:00Z", tick=False):
+        article = published(cast, "Does this trial still hold?", "kaur2021")
+    assert get(client, "articles/?modified_since=2026-06-01T00:00:00Z").json()["results"] == []
+    with time_machine.travel("2026-06-02 09:00Z", tick=False):
+        verdict = Verdict(source.pk, "crossref", Standing.RETRACTED, "Retracted on 1 June 2026.", {}, date(2026, 6, 1))
+        with django_capture_on_commit_callbacks(execute=True):  # as after the watch's commit
+            watch.record_verdicts([verdict], run="api-test", checked_ids=[source.pk])
+    changed = get(client, "articles/?modified_since=2026-06-01T00:00:00Z").json()["results"]
+    assert [item["slug"] for item in changed] == [article.slug]
+    data = get(client, f"articles/{article.slug}/").json()
+    assert [n["standing"] for n in data["reader_notices"]] == ["retracted"]
+    assert "retracted" in data["reader_notices"][0]["text"]
+    reference = data["versions"][1]["references"][0]
+    assert [(s["checker"], s["standing"]) for s in reference["standing"]] == [("crossref", "retracted")]
+    assert get(client, f"references/{source.pk}/").json()["standing"][0]["standing"] == "retracted"

@@ -49,8 +49,11 @@ class UpdateSerializer(serializers.Serializer[Any]):
 
 
 class ReaderNoticeSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField()
-    since = serializers.DateTimeField(allow_null=True)
+    text = serializers.CharField(
+        help_text="What readers see above the article, e.g. that a cited source was retracted."
+    )
+    standing = serializers.CharField(help_text="retracted, under_question or superseded")
+    reference_id = serializers.IntegerField(help_text="The library entry the notice is about.")
 
 
 class AudienceVersionSerializer(serializers.Serializer[Any]):
@@ -83,7 +86,9 @@ class ArticleSerializer(ArticleSummarySerializer):
     authors = PersonSerializer(many=True)
     review = ReviewRecordSerializer()
     updates = UpdateSerializer(many=True)
-    reader_notice = ReaderNoticeSerializer(allow_null=True)
+    reader_notices = ReaderNoticeSerializer(
+        many=True, help_text="Open while a cited source is retracted, questioned or superseded and under re-review."
+    )
     versions = AudienceVersionSerializer(many=True)
 
 
@@ -117,5 +122,7 @@ class ArticleVersionSerializer(ArticleSummarySerializer):
     authors = PersonSerializer(many=True)
     review = ReviewRecordSerializer()
     updates = UpdateSerializer(many=True)
-    reader_notice = ReaderNoticeSerializer(allow_null=True)
+    reader_notices = ReaderNoticeSerializer(
+        many=True, help_text="Open while a cited source is retracted, questioned or superseded and under re-review."
+    )
     version = AudienceVersionSerializer()

@@ -9,7 +9,7 @@ from .. import watch
 
 
 def standings_for(reference_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    """reference id → the latest verdict per checker (empty until the citation watch has checked it)."""
+    """reference id → the latest verdict per checker, worst first (one query; empty until first checked)."""
     return {
         reference_id: [
             {"checker": c.checker, "standing": c.standing, "summary": c.summary, "checked_at": c.checked_at}

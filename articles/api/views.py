@@ -22,7 +22,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import corrections
+from .. import corrections, watch
 from ..models import Article, Audience, Publication, PublishedVariant, Reference
 from ..views.reader import live_publication
 from . import serializers as shapes
@@ -38,7 +38,9 @@ def live_articles() -> QuerySet[Article]:
     every reader-visible change sets through page_cache.public_pages_changed (a publication, a re-review,
     a reader notice opened or closed…); the approval time for articles published before it existed."""
     return Article.objects.published().annotate(
-        modified_at=Coalesce(F("public_changed_at"), F("live_publication__approved_at"))
+        modified_at=Coalesce(F("public_changed_at"), F("live_publication__approved_at")),
+        # Lets watch.reader_notices skip its query for the usual article, which has none.
+        has_source_notice=watch.has_reader_notice(),
     )
 
 
@@ -158,7 +160,10 @@ def _record(request: Request, article: Any, variants: list[PublishedVariant]) ->
         "authors": [{"name": a["name"], "credentials": a.get("credentials", "")} for a in publication.authors],
         "review": _review(article, publication),
         "updates": corrections.public_log(article),
-        "reader_notice": None,
+        "reader_notices": [
+            {"text": n.text, "standing": n.standing, "reference_id": n.reference_id}
+            for n in watch.reader_notices(article)
+        ],
         "versions": [_version(request, article, variant, standing) for variant in variants],
     }
 

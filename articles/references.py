@@ -14,6 +14,7 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -319,3 +320,40 @@ def mark_metadata_failed(reference_ids: Iterable[int], error: str) -> None:
         metadata_fetched_at=timezone.now(),
         updated_at=timezone.now(),
     )
+
+
+# --- Fit to show readers ---------------------------------------------------------------------------------
+
+EARLIEST_PLAUSIBLE_YEAR = 1800  # older "years" are typing slips, not sources a medical article relies on
+
+
+def unfinished_reasons(reference: Reference, *, today: date | None = None) -> list[str]:
+    """Why this reference cannot yet be shown to readers, each reason naming it and saying what to do;
+    [] when it is fit. The one predicate the workflow's fitness check asks (extend it here for new states).
+
+    A lookup still running blocks (its details, and its key, are placeholders). A failed lookup blocks
+    until a person has completed the reference by hand, which the title/source/year checks judge.
+    """
+    today = today or timezone.localdate()
+    name = f"Reference {reference.key}"
+    if reference.metadata_status == Reference.MetadataStatus.PENDING:
+        return [
+            f"{name} is still waiting for its details from Crossref/PubMed: wait for the lookup to finish "
+            "(the library shows its state), or fill in its title, source and year by hand."
+        ]
+    reasons = []
+    failed = reference.metadata_status == Reference.MetadataStatus.FAILED
+    if failed and not (reference.title.strip() and reference.source.strip() and reference.year):
+        why = f" ({reference.metadata_error.strip()})" if reference.metadata_error.strip() else ""
+        reasons.append(f"{name}: the lookup of its details failed{why}; complete it by hand in the library.")
+    if not reference.title.strip():
+        reasons.append(f"{name} has no title: add it in the library.")
+    if not reference.source.strip():
+        reasons.append(f"{name} has no source (journal, publisher or website): add it in the library.")
+    if reference.year is None:
+        reasons.append(f"{name} has no year: add the year of publication in the library.")
+    elif reference.year > today.year:
+        reasons.append(f"{name} has the year {reference.year}, which is in the future: correct it in the library.")
+    elif reference.year < EARLIEST_PLAUSIBLE_YEAR:
+        reasons.append(f"{name} has the year {reference.year}, which is not plausible: correct it in the library.")
+    return reasons

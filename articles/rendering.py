@@ -165,6 +165,8 @@ class _Numbering:
     """What one rendering found: every use, and the numbers given by first appearance."""
 
     lookup: ReferenceLookup | None
+    # Prefix of every anchor id, so two versions on one page (desk, review) keep their own links.
+    id_prefix: str = ""
     uses: list[CitationUse] = field(default_factory=list)
     positions: list[tuple[int, int]] = field(default_factory=list)  # (line, n-th "[@" of the line)
     numbers: dict[str, int] = field(default_factory=dict)  # Reference.key -> number
@@ -233,11 +235,12 @@ class _CitationNumberer(Treeprocessor):
         self._link(marker, run[-1])
 
     def _link(self, marker: etree.Element, number: int) -> None:
-        link = etree.SubElement(marker, "a", {"href": f"#ref-{number}", "id": self._anchor(number)})
+        prefix = self.numbering.id_prefix
+        link = etree.SubElement(marker, "a", {"href": f"#{prefix}ref-{number}", "id": self._anchor(number)})
         link.text = AtomicString(str(number))
 
     def _anchor(self, number: int) -> str:
-        return f"cite-{number}-{self.numbering.next_occurrence(number)}"
+        return f"{self.numbering.id_prefix}cite-{number}-{self.numbering.next_occurrence(number)}"
 
 
 def _unknown_text(keys: list[str]) -> str:
@@ -317,9 +320,10 @@ def _opening_offset(body: str, line_start: int, index: int) -> int:
     return line_start + [match.start() for match in _OPENING_RE.finditer(line)][index]
 
 
-def render_article_text(body: str, lookup: ReferenceLookup) -> RenderedText:
-    """One audience version's body with numbered citation markers, and its own numbered reference list."""
-    numbering = _Numbering(lookup=lookup)
+def render_article_text(body: str, lookup: ReferenceLookup, *, id_prefix: str = "") -> RenderedText:
+    """One audience version's body with numbered citation markers, and its own numbered reference list.
+    `id_prefix` (e.g. "patient-") goes before every anchor id, for pages that show both versions."""
+    numbering = _Numbering(lookup=lookup, id_prefix=id_prefix)
     body_html = sanitise(_convert(body, numbering))
     return RenderedText(
         body_html=mark_safe(body_html),  # noqa: S308 - sanitised by the allow-list
@@ -341,14 +345,14 @@ def _reference_list(numbering: _Numbering) -> str:
         "\n",
         "{}",
         (
-            (_reference_item(number, ref, numbering.occurrences.get(number, 0)),)
+            (_reference_item(number, ref, numbering.occurrences.get(number, 0), numbering.id_prefix),)
             for number, ref in enumerate(numbering.cited, start=1)
         ),
     )
     return format_html('<ol class="references">\n{}\n</ol>', items)
 
 
-def _reference_item(number: int, ref: Reference, occurrences: int) -> SafeString:
+def _reference_item(number: int, ref: Reference, occurrences: int, prefix: str = "") -> SafeString:
     parts = [
         format_html('<span class="reference-kind">{}</span>', ref.get_kind_display()),
         format_html('<span class="reference-title">{}</span>', ref.title or ref.key),
@@ -361,11 +365,13 @@ def _reference_item(number: int, ref: Reference, occurrences: int) -> SafeString
         parts.append(format_html('<span class="reference-links">{}</span>', links))
     backlinks = format_html_join(
         " ",
-        '<a href="#cite-{}-{}" class="citation-backlink" title="Back to citation {}">\u21a9</a>',
-        ((number, k, k) for k in range(1, occurrences + 1)),
+        '<a href="#{}cite-{}-{}" class="citation-backlink" title="Back to citation {}">\u21a9</a>',
+        ((prefix, number, k, k) for k in range(1, occurrences + 1)),
     )
     parts.append(format_html('<span class="reference-backlinks">{}</span>', backlinks))
-    return format_html('<li id="ref-{}">{}</li>', number, format_html_join(" ", "{}", ((part,) for part in parts)))
+    return format_html(
+        '<li id="{}ref-{}">{}</li>', prefix, number, format_html_join(" ", "{}", ((part,) for part in parts))
+    )
 
 
 def _authors(authors: list[str]) -> str:

@@ -24,19 +24,30 @@ from .models import (
 )
 
 
-class ProfileInline(admin.StackedInline):
+class ProfileInline(admin.StackedInline[Profile, User]):
     model = Profile
     can_delete = False
     fields = ["display_name", "credentials", "bio"]
 
 
-class PersonAdmin(UserAdmin):
+class PersonAdmin(UserAdmin[User]):
     inlines = [ProfileInline]
     list_display = ["username", "display_name", "email", "is_staff", "group_list"]
     list_select_related = ["profile"]
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return super().get_queryset(request).prefetch_related("groups")
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # Saving the new user has already made its profile (articles.signals); the inline's profile
+        # fills that one in rather than inserting a second profile for the same person.
+        if formset.model is Profile:
+            existing = Profile.objects.filter(user=form.instance).first()
+            for profile_form in formset.forms:
+                if existing and profile_form.instance.pk is None:
+                    profile_form.instance.pk = existing.pk
+                    profile_form.instance._state.adding = False
+        super().save_formset(request, form, formset, change)
 
     @admin.display(description="Name")
     def display_name(self, user: User) -> str:
@@ -52,20 +63,20 @@ admin.site.unregister(User)
 admin.site.register(User, PersonAdmin)
 
 
-class ArticleVariantInline(admin.StackedInline):
+class ArticleVariantInline(admin.StackedInline[ArticleVariant, Article]):
     model = ArticleVariant
     extra = 0
     max_num = 2
 
 
-class ArticleReferenceInline(admin.TabularInline):
+class ArticleReferenceInline(admin.TabularInline[ArticleReference, Article]):
     model = ArticleReference
     extra = 0
     autocomplete_fields = ["reference"]
 
 
 @admin.register(Article)
-class ArticleAdmin(VersionAdmin):
+class ArticleAdmin(VersionAdmin):  # type: ignore[misc]  # django-reversion ships no types
     """History and recover come from django-reversion. Status is never editable here, and a change saved
     here has the same consequences as one saved in the editor (approved → new draft)."""
 
@@ -89,7 +100,7 @@ class ArticleAdmin(VersionAdmin):
             editing.record_admin_edit(form.instance, by=request.user)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """The record of the workflow: visible to editors, never written from the admin."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -123,7 +134,7 @@ class PublicationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(admin.ModelAdmin[Reference]):
     list_display = ["key", "kind", "title", "source", "year", "doi", "pmid", "metadata_status"]
     list_filter = ["kind", "metadata_status"]
     search_fields = ["key", "title", "authors", "doi", "pmid"]

@@ -6,7 +6,9 @@ patient version and numbered references, and a news explainer with a byline.
 
 from __future__ import annotations
 
-PEOPLE = [
+from typing import Any
+
+PEOPLE: list[dict[str, Any]] = [
     {
         "username": "writer",
         "password": "writer-demo-2026",
@@ -50,7 +52,7 @@ PEOPLE = [
 ]
 
 # Real publications; identifiers checked against their journal pages and PubMed.
-REFERENCES = [
+REFERENCES: list[dict[str, Any]] = [
     {
         "key": "wenzel2013",
         "kind": "research",
@@ -301,7 +303,7 @@ Do not stop a biologic on your own. Talk with your doctor about any change.
 The team will now study samples from inside the lungs. They will also follow people for longer.
 """
 
-ARTICLES = [
+ARTICLES: list[dict[str, Any]] = [
     {
         "slug": "continue-dupilumab-despite-persistent-cough",
         "title": (

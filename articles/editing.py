@@ -14,7 +14,10 @@ from django.utils.text import slugify
 from . import references, roles, versioning, workflow
 from .models import Article, ArticleReference, ArticleVariant, Audience, Reference
 from .rendering import find_citations
-from .texts import ArticleText, VariantText
+
+# Re-exported: callers build texts through this module.
+from .texts import ArticleText as ArticleText
+from .texts import VariantText as VariantText
 
 
 class EditNotAllowed(workflow.TransitionNotAllowed):
@@ -92,8 +95,10 @@ def _add_identifier_citations_to_library(bodies: list[str]) -> None:
     known_ids = {("doi", r.doi) for r in known} | {("pmid", r.pmid) for r in known}
     for use in {use.key for body in bodies for use in find_citations(body)}:
         kind, _, value = use.partition(":")
-        if kind in ("doi", "pmid") and (kind, value) not in known_ids:
-            references.reference_for_identifier(kind, value)
+        if kind == "doi" and (kind, value) not in known_ids:
+            references.reference_for_identifier("doi", value)
+        elif kind == "pmid" and (kind, value) not in known_ids:
+            references.reference_for_identifier("pmid", value)
 
 
 def attach_cited_references(article: Article) -> list[Reference]:

@@ -85,7 +85,7 @@ class DecisionForm(forms.Form):
         return {"seen_version": data["seen_version"], "seen_revision": data.get("seen_revision")}
 
     def override_text(self) -> str:
-        return self.cleaned_data.get("override_reason", "")
+        return str(self.cleaned_data.get("override_reason", ""))
 
 
 class RequestChangesForm(DecisionForm):
@@ -138,7 +138,7 @@ class CommentForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Add a comment")
 
 
-class ReviewerChoiceField(forms.ModelMultipleChoiceField):
+class ReviewerChoiceField(forms.ModelMultipleChoiceField[User]):
     def label_from_instance(self, obj: Any) -> str:
         profile = getattr(obj, "profile", None)
         name = profile.signature if profile else obj.get_username()
@@ -177,7 +177,9 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, exclude_ids: Iterable[int] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Those who wrote the text cannot review it: they are not offered.
-        self.fields["reviewers"].queryset = board_members_with_workload().exclude(pk__in=list(exclude_ids))
+        reviewers = self.fields["reviewers"]
+        assert isinstance(reviewers, ReviewerChoiceField)
+        reviewers.queryset = board_members_with_workload().exclude(pk__in=list(exclude_ids))
 
     def clean_due_on(self) -> date | None:
         due_on = self.cleaned_data.get("due_on")

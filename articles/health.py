@@ -38,7 +38,8 @@ def check_broker() -> dict[str, Any]:
 def last_worker_heartbeat() -> str | None:
     """Informational: a stale heartbeat means beat or the workers stopped, not that the site is down."""
     try:
-        return cache.get(HEARTBEAT_CACHE_KEY)
+        heartbeat: str | None = cache.get(HEARTBEAT_CACHE_KEY)
+        return heartbeat
     except Exception:
         return None
 

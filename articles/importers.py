@@ -22,8 +22,8 @@ from itertools import dropwhile
 from operator import or_
 from typing import Any
 
-import bibtexparser
 from bibtexparser import middlewares
+from bibtexparser.entrypoint import parse_string as parse_bibtex
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -403,7 +403,7 @@ _BIBTEX_KIND = {"book": Reference.Kind.TEXTBOOK, "misc": Reference.Kind.WEBSITE,
 
 
 def _bibtex(content: str) -> list[SourceReference]:
-    library = bibtexparser.parse_string(
+    library = parse_bibtex(
         content,
         append_middleware=[
             middlewares.LatexDecodingMiddleware(),
@@ -415,7 +415,8 @@ def _bibtex(content: str) -> list[SourceReference]:
         failed = library.failed_blocks[0]
         # bibtexparser's own message counts lines from 0; keep only its last line, the reason.
         reason = str(getattr(failed, "error", "")).strip().splitlines()[-1:] or ["malformed entry"]
-        raise ImportFailed(f"the BibTeX entry starting here cannot be read: {reason[0].strip()}", failed.start_line + 1)
+        line = None if failed.start_line is None else failed.start_line + 1
+        raise ImportFailed(f"the BibTeX entry starting here cannot be read: {reason[0].strip()}", line)
     if not library.entries:
         raise ImportFailed("the BibTeX file holds no entries.")
     return [_bibtex_reference(entry) for entry in library.entries]
@@ -562,8 +563,8 @@ class _LibraryIndex:
         for ref in Reference.objects.filter(title_query).order_by("pk"):
             by_title.setdefault(_title_key(ref.title), ref)
         return cls(
-            by_doi={r.doi: r for r in Reference.objects.filter(doi__in=[s.doi for s in given if s.doi])},
-            by_pmid={r.pmid: r for r in Reference.objects.filter(pmid__in=[s.pmid for s in given if s.pmid])},
+            by_doi={r.doi: r for r in Reference.objects.filter(doi__in=[s.doi for s in given if s.doi]) if r.doi},
+            by_pmid={r.pmid: r for r in Reference.objects.filter(pmid__in=[s.pmid for s in given if s.pmid]) if r.pmid},
             by_title=by_title,
         )
 

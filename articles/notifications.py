@@ -65,6 +65,7 @@ def submitted(event: WorkflowEvent) -> None:
 
 def resubmitted(event: WorkflowEvent, previous_round: ReviewRound) -> None:
     article = event.article
+    round_number = event.review_round.number if event.review_round else previous_round.number + 1
     asked = [
         a.reviewer
         for a in previous_round.assignments.select_related("reviewer")
@@ -73,7 +74,7 @@ def resubmitted(event: WorkflowEvent, previous_round: ReviewRound) -> None:
     _send(
         asked,
         f"Resubmitted after your changes: {article.title}",
-        f"{_actor(event)} resubmitted “{article.title}” (round {event.review_round.number}) after the changes "
+        f"{_actor(event)} resubmitted “{article.title}” (round {round_number}) after the changes "
         f"you requested.\n\nReview it: {_link('desk:article', article)}\n",
     )
 

@@ -22,6 +22,7 @@ def _person(user: Any, *, with_bio: bool = False) -> dict[str, str]:
 
 def _reference_snapshot(reference: Reference) -> dict[str, Any]:
     return {
+        "id": reference.pk,
         "key": reference.key,
         "kind": reference.get_kind_display(),
         "title": reference.title,
@@ -48,8 +49,10 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
         authors=[_person(user, with_bio=True) for user in article.authors.select_related("profile")],
         approved_at=timezone.now(),
     )
+    cited: set[int] = set()
     for variant in article.variants.all():
         rendered = render_article_text(variant.body, lookup)
+        cited.update(ref.pk for ref in rendered.cited)
         PublishedVariant.objects.create(
             publication=publication,
             audience=variant.audience,
@@ -60,4 +63,5 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
             references_html=rendered.references_html,
             references=[_reference_snapshot(ref) for ref in rendered.cited],
         )
+    publication.cited_references.set(cited)
     return publication

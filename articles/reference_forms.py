@@ -16,7 +16,7 @@ from .models import Reference
 MAX_PASTED_IDENTIFIERS = 200
 
 
-class ReferenceForm(forms.ModelForm):
+class ReferenceForm(forms.ModelForm[Reference]):
     # Declared wider than the model's columns: "https://doi.org/…" or "PMID: 123" is accepted and shortened.
     doi = forms.CharField(label="DOI", required=False, max_length=500, help_text="e.g. 10.1056/NEJMoa1304048")
     pmid = forms.CharField(label="PMID", required=False, max_length=40, help_text="PubMed id, e.g. 23688323")
@@ -65,8 +65,8 @@ class ReferenceForm(forms.ModelForm):
 
     def save_changes(self) -> Reference:
         """Saves a new reference whole; an existing one only in the fields the person changed."""
-        reference = self.save(commit=False)
-        if reference.pk is None:
+        reference: Reference = self.save(commit=False)
+        if reference._state.adding:
             reference.save()
         elif self.changed_data:
             reference.save(update_fields=[*self.changed_data, "updated_at"])

@@ -305,10 +305,14 @@ def key_base(first_author: str, year: int | None) -> str:
 
 def unique_key(base: str, *, exclude_pk: int | None = None) -> str:
     """base, or base + "a", "b", … as the library already uses it (castro2018, castro2018a, …)."""
-    taken = set(Reference.objects.filter(key__startswith=base).exclude(pk=exclude_pk).values_list("key", flat=True))
+    others = Reference.objects.filter(key__startswith=base)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    taken: set[str] = set(others.values_list("key", flat=True))
     for suffix in ["", *string.ascii_lowercase]:
-        if base + suffix not in taken:
-            return base + suffix
+        candidate = f"{base}{suffix}"
+        if candidate not in taken:
+            return candidate
     return f"{base}-{secrets.token_hex(3)}"
 
 

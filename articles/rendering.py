@@ -154,7 +154,11 @@ def _tag_line(number: int, line: str) -> str:
 
 
 class _CitationPattern(InlineProcessor):
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element, int, int]:
+    # The stubs type InlineProcessor.handleMatch against Pattern's one-argument form; this is the documented
+    # two-argument InlineProcessor signature.
+    def handleMatch(  # type: ignore[override]
+        self, m: re.Match[str], data: str
+    ) -> tuple[etree.Element | str | None, int | None, int | None]:
         keys = [normalise_citation_key(item.strip()[1:]) for item in m.group(3).split(";")]
         marker = etree.Element("sup", {_MARKER_ATTR: " ".join(keys), _POSITION_ATTR: f"{m.group(1)}.{m.group(2)}"})
         return marker, m.start(0), m.end(0)
@@ -287,7 +291,7 @@ class CitationExtension(Extension):
 
 
 def _convert(body: str, numbering: _Numbering) -> str:
-    extensions = [*MARKDOWN_EXTENSIONS, CitationExtension(numbering)]
+    extensions: list[str | Extension] = [*MARKDOWN_EXTENSIONS, CitationExtension(numbering)]
     return markdown.markdown(body, extensions=extensions, output_format="html")
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
 WRITERS = "Writers"
 ADVISORY_BOARD = "Advisory Board"
 
@@ -54,3 +58,11 @@ def is_board_member(user: Any) -> bool:
 def is_editor(user: Any) -> bool:
     """The editor-in-chief and other staff: manage people and see everything."""
     return bool(getattr(user, "is_authenticated", False) and user.is_staff)
+
+
+def signed_in(request: HttpRequest) -> User:
+    """The person behind a login-required view: the decorator has already sent anonymous visitors to log in,
+    so an anonymous user here is refused rather than passed on as if they were someone."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user

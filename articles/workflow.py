@@ -688,7 +688,7 @@ def add_comment(article: Article, *, by: Any, body: str) -> ReviewComment:
 def available_actions(article: Article, user: Any) -> list[str]:
     """The steps that make sense for this person now. "override" means an editor acting outside the
     editor's assignment (a reason is asked); "approved_waiting" means they approved this version already."""
-    status = article.status
+    status = Status(article.status)
     actions: list[str] = []
     if roles.is_writer(user) and is_author(user, article):
         actions += {Status.DRAFT: ["submit"], Status.SUBMITTED: ["withdraw"]}.get(status, [])

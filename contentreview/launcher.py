@@ -131,6 +131,9 @@ def bench() -> int:
 
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("serve", [])
+    # Settings default to DEBUG off (production-safe); the local site, the tests and the benchmarks
+    # turn it on explicitly, unless the caller chose a value.
+    os.environ.setdefault("DEBUG", "1")
     if command == "serve":
         return serve()
     if command == "test":

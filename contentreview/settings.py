@@ -12,8 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+# Lets classes be written ModelAdmin[Article], ModelForm[Reference]… at run time, as the type checker reads them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,13 +54,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless turned on: a forgotten variable must not serve technical pages or the development key.
+# `./run`, `./run test` and `./run bench` turn it on explicitly (contentreview/launcher.py).
+DEBUG = env_bool("DEBUG", False)
 
-# A development key only while DEBUG is on; a production process refuses to start without one.
+# A development key only while DEBUG is on. A process declared production (DEBUG=0) refuses to start
+# without one; with DEBUG merely unset the key stays empty, so tooling that never signs anything
+# (makemigrations) still runs, while Django refuses every use of the key and the web entry points
+# (wsgi.py, asgi.py) refuse to start.
 _DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production-0123456789"  # noqa: S105 - development only, refused when DEBUG is off
 SECRET_KEY = env_str("SECRET_KEY") or (_DEV_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off")
+SECRET_KEY_MISSING = "SECRET_KEY must be set in the environment when DEBUG is off"  # noqa: S105 - a message
+if not SECRET_KEY and env_str("DEBUG"):
+    raise ImproperlyConfigured(SECRET_KEY_MISSING)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -71,6 +81,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "reversion",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "articles",
 ]
 
@@ -242,6 +256,69 @@ EUTILS_API_URL = env_str("EUTILS_API_URL", "https://eutils.ncbi.nlm.nih.gov/entr
 CROSSREF_MAILTO = env_str("CROSSREF_MAILTO", "")
 NCBI_API_KEY = env_str("NCBI_API_KEY", "")
 OUTSIDE_HTTP_TIMEOUT_SECONDS = env_int("OUTSIDE_HTTP_TIMEOUT_SECONDS", 10)
+
+# --- Citation checkers (articles/citations/: crossref, pubmed, links, age) ---------------------
+# Crossref's published limits (per client, across all our workers: kept in Redis): the polite pool (a
+# mailto) allows 10 single-record and 3 list requests a second, the public pool 5 and 1.
+CROSSREF_RATE_PER_SECOND = env_int("CROSSREF_RATE_PER_SECOND", 10 if CROSSREF_MAILTO else 5)
+CROSSREF_LIST_RATE_PER_SECOND = env_int("CROSSREF_LIST_RATE_PER_SECOND", 3 if CROSSREF_MAILTO else 1)
+# DOIs per filtered request (`filter=doi:…,doi:…` and `filter=updates:…`): keeps the URL a sane length.
+CROSSREF_DOIS_PER_REQUEST = env_int("CROSSREF_DOIS_PER_REQUEST", 25)
+# NCBI asks for a tool name and a contact address on every E-utilities request.
+NCBI_TOOL = env_str("NCBI_TOOL", "contentreview")
+NCBI_EMAIL = env_str("NCBI_EMAIL", CROSSREF_MAILTO)
+# A link is dead after this many failed checks on distinct days (404/410, no such host, refused).
+LINK_DEAD_AFTER = env_int("LINK_DEAD_AFTER", 3)
+LINK_CHECK_TIMEOUT_SECONDS = env_int("LINK_CHECK_TIMEOUT_SECONDS", 10)  # per request
+LINK_CHECK_MAX_SECONDS = env_int("LINK_CHECK_MAX_SECONDS", 60)  # one URL, redirects and retries included
+LINK_CHECK_MAX_REDIRECTS = env_int("LINK_CHECK_MAX_REDIRECTS", 5)
+LINK_CHECK_MAX_BYTES = env_int("LINK_CHECK_MAX_BYTES", 65536)  # of a GET body read; the rest is never fetched
+LINK_CHECK_RETRIES = env_int("LINK_CHECK_RETRIES", 2)  # timeouts, 5xx, 429 and refused connections
+LINK_CHECK_PARALLEL = env_int("LINK_CHECK_PARALLEL", 8)  # URLs checked at once by one worker
+LINK_CHECK_PER_HOST = env_int("LINK_CHECK_PER_HOST", 2)  # of those, at most this many on one host
+# A name that always resolves: when it does not either, a "no such host" means we are offline, not that
+# the link's site is gone. Empty turns the test off.
+LINK_CHECK_DNS_CANARY = env_str("LINK_CHECK_DNS_CANARY", "example.org")
+# The link checker fetches addresses people typed, so it refuses loopback, private, link-local, multicast
+# and cloud-metadata addresses. Tests serve pages on 127.0.0.1 and turn this on; production never can.
+LINK_CHECK_ALLOW_LOOPBACK = env_bool("LINK_CHECK_ALLOW_LOOPBACK", False)
+if LINK_CHECK_ALLOW_LOOPBACK and not DEBUG:
+    raise ImproperlyConfigured("LINK_CHECK_ALLOW_LOOPBACK is for tests only and cannot be on when DEBUG is off")
+# Sources older than this many years are shown as aging (guidelines go out of date fastest).
+GUIDELINE_MAX_AGE_YEARS = env_int("GUIDELINE_MAX_AGE_YEARS", 5)
+REVIEW_MAX_AGE_YEARS = env_int("REVIEW_MAX_AGE_YEARS", 5)  # systematic reviews and meta-analyses
+SOURCE_MAX_AGE_YEARS = env_int("SOURCE_MAX_AGE_YEARS", 10)
+
+# --- Syndication API (articles/api/) -------------------------------------------------------------
+# Read-only and public: no sessions or CSRF involved. Partners send "Authorization: Api-Key <key>"
+# (keys made in the admin) for the higher rate; anyone may read at the anonymous rate, per address.
+API_ANON_RATE = env_str("API_ANON_RATE", "60/minute")
+API_KEY_RATE = env_str("API_KEY_RATE", "1200/minute")
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["articles.api.access.ValidApiKeyIfPresent"],
+    "DEFAULT_THROTTLE_CLASSES": ["articles.api.access.PartnerKeyThrottle", "articles.api.access.AnonymousThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    # Behind the TLS proxy the client address is the last X-Forwarded-For hop it added; otherwise
+    # REMOTE_ADDR alone (a client-sent X-Forwarded-For must not buy a fresh throttle bucket).
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY", False) else 0,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "contentreview syndication API",
+    "DESCRIPTION": (
+        "Approved medical articles with their review record and the standing of their sources. Read-only; "
+        "only what readers can see. Poll `articles/?modified_since=` for changes."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
 
 LOGGING = {
     "version": 1,

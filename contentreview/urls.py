@@ -13,6 +13,7 @@ urlpatterns = [
     path("desk/", include("articles.desk_urls")),
     path("library/", include("articles.library_urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("articles.api.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": {"articles": reader.ArticleSitemap}}, name="sitemap"),
     path("", include("articles.urls")),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from articles import editing, workflow
 from articles.editing import ArticleText, VariantText
@@ -52,7 +52,11 @@ def refreshed(article: Article) -> Article:
     return Article.objects.get(pk=article.pk)
 
 
-def seen(article: Article) -> dict[str, int]:
+class Seen(TypedDict):
+    seen_version: int
+
+
+def seen(article: Article) -> Seen:
     """What a decision carries when the person has just loaded the current text."""
     return {"seen_version": refreshed(article).content_version}
 

@@ -210,7 +210,7 @@ def test_unreachable_service_leaves_it_pending_and_the_last_retry_records_it(db:
         pending.refresh_from_db()
         assert pending.metadata_status == "pending"  # unreachable is not "not found"
         # The task's last permitted attempt gives up and says why, instead of retrying for ever.
-        fetch_reference_metadata.apply(args=[[pending.pk]], retries=fetch_reference_metadata.max_retries)
+        fetch_reference_metadata.apply(args=([pending.pk],), retries=fetch_reference_metadata.max_retries)
     pending.refresh_from_db()
     assert pending.metadata_status == "failed"
     assert pending.metadata_error.startswith("The metadata service could not be reached")

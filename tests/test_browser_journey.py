@@ -182,9 +182,9 @@ def test_writer_submits_reviewer_requests_changes_writer_resubmits_reviewer_appr
     expect(writer.locator(".round").filter(has_text="Round 1").locator(".comment")).to_contain_text(CHANGE_NOTE)
     writer.get_by_role("link", name="Edit").click()
     expect(writer).to_have_url(f"{desk_url}edit/")
-    body = writer.locator("#id_patient-body")
-    expect(body).to_have_value(PATIENT_BODY.rstrip("\n"))  # the browser drops a textarea's last newline
-    body.fill(PATIENT_BODY_2)
+    body_field = writer.locator("#id_patient-body")
+    expect(body_field).to_have_value(PATIENT_BODY.rstrip("\n"))  # the browser drops a textarea's last newline
+    body_field.fill(PATIENT_BODY_2)
     writer.get_by_label("What changed (optional)").fill(EDIT_COMMENT)
     expect(writer.locator("#preview-patient")).to_contain_text(ADDED_SENTENCE)
     assert_accessible(writer, "the article editor")

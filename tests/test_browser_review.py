@@ -89,8 +89,8 @@ def test_the_writer_sees_the_request_for_changes_at_the_top(live_server: Any, ca
     expect(notice).to_contain_text(CHANGE_NOTE)
     expect(page.locator(".desk-head .status")).to_have_text("Changes requested")
     # At the top: seen without scrolling, above the two versions.
-    box = notice.bounding_box()
-    assert box and box["y"] + box["height"] < page.viewport_size["height"], box
+    box, viewport = notice.bounding_box(), page.viewport_size
+    assert box and viewport and box["y"] + box["height"] < viewport["height"], box
     notice.get_by_role("link", name="Round 1").click()
     expect(page.locator("#round-1")).to_contain_text(CHANGE_NOTE)
     expect(page.get_by_role("button", name="Resubmit for review")).to_be_visible()

@@ -78,5 +78,7 @@ def test_screenshots_at_desktop_and_phone_widths(
             assert screenshot(tab, f"{name}-{width}").stat().st_size > 0
             # Nothing may stick out sideways: a phone reader would have to scroll horizontally. Compare with
             # the device width, not innerWidth: mobile emulation widens the layout viewport to fit wide content.
-            overflow = tab.evaluate("document.documentElement.scrollWidth") - tab.viewport_size["width"]
+            overflow = (
+                tab.evaluate("document.documentElement.scrollWidth") - (tab.viewport_size or {"width": 0})["width"]
+            )
             assert overflow <= 0, f"{path} is {overflow}px wider than the {width} viewport"

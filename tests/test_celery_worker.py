@@ -10,7 +10,7 @@ from articles.tasks import HEARTBEAT_CACHE_KEY, heartbeat
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_runs_heartbeat_through_the_broker(celery_worker, client) -> None:  # type: ignore[no-untyped-def]
+def test_worker_runs_heartbeat_through_the_broker(celery_worker, client) -> None:
     cache.delete(HEARTBEAT_CACHE_KEY)
     result = heartbeat.delay()
     stamp = result.get(timeout=20)

@@ -15,7 +15,7 @@ def closed_port() -> int:
 
 
 @pytest.mark.django_db
-def test_healthz_reports_database_and_broker_up(client) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_reports_database_and_broker_up(client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
@@ -26,7 +26,7 @@ def test_healthz_reports_database_and_broker_up(client) -> None:  # type: ignore
 
 
 @pytest.mark.django_db
-def test_healthz_reports_broker_down(client) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_reports_broker_down(client) -> None:
     with override_settings(CELERY_BROKER_URL=f"redis://127.0.0.1:{closed_port()}/0"):
         response = client.get("/healthz")
     assert response.status_code == 503

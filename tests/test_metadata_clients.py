@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -20,10 +21,11 @@ from articles.citations import (
     WorkUpdate,
 )
 from articles.citations.crossref import error_messages, parse_work
-from articles.citations.pubmed import RETRACTED_PUBLICATION, RateLimiter, parse_efetch, parse_esummary
+from articles.citations.pubmed import RETRACTED_PUBLICATION, parse_efetch, parse_esummary
+from articles.citations.ratelimit import RateLimiter
 from tests.fakeweb import FakeWeb, closed_port, fakeweb_fixture, sample, sample_json  # noqa: F401
 
-FAST = {"retries": 2, "backoff": 0.01}
+FAST: dict[str, Any] = {"retries": 2, "backoff": 0.01}
 
 
 # --- Crossref: parsing the recorded works ---------------------------------------------------------

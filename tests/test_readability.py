@@ -119,7 +119,9 @@ def test_too_hard_patient_version_blocks_submission_with_grade_and_sentences(cas
     with pytest.raises(workflow.NotFit) as refused:
         workflow.submit(article, by=cast.writer)
     [reason] = [r for r in refused.value.reasons if "grade" in r]
-    grade = readability.measure_variant(article.variant("patient")).adjusted_smog
+    patient = article.variant("patient")
+    assert patient is not None
+    grade = readability.measure_variant(patient).adjusted_smog
     assert f"reads at grade {grade:g} (SMOG" in reason
     assert "the limit is grade 8" in reason
     for sentence in HARD_SENTENCES:

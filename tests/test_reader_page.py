@@ -299,7 +299,7 @@ def test_reference_kinds_and_titles_are_listed(client: Any, demo: dict[str, Arti
 
 
 @pytest.mark.django_db
-def test_search_matches_words_not_html(client, cast) -> None:  # type: ignore[no-untyped-def]
+def test_search_matches_words_not_html(client, cast) -> None:
     from . import editorial
 
     editorial.approved(cast)

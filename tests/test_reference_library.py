@@ -195,7 +195,8 @@ def test_detail_shows_every_field_links_and_citing_articles(cast: Any) -> None:
     citing = Article.objects.create(slug="dupilumab-asthma", title="Is dupilumab right for my asthma?", topic="Asthma")
     Article.objects.create(slug="unrelated", title="Eczema and sleep", topic="Dermatology")
     ArticleReference.objects.create(article=citing, reference=reference)
-    html = signed_in(cast.reviewer).get(reverse("library:detail", args=[reference.pk])).content.decode()
+    citing.authors.add(cast.writer)
+    html = signed_in(cast.writer).get(reverse("library:detail", args=[reference.pk])).content.decode()
     for text in (
         "Dupilumab efficacy and safety",
         "Castro M, Corren J, Pavord ID",
@@ -338,9 +339,41 @@ def test_two_requests_adding_the_same_doi_at_once_give_one_reference(celery_work
         thread.join(timeout=30)
     assert all(isinstance(r, Reference) for r in found) and len(found) == 2, found
     assert Reference.objects.filter(doi="10.1056/nejmoa1804092").count() == 1
-    assert found[0].pk == found[1].pk  # type: ignore[union-attr]
+    assert found[0].pk == found[1].pk
     # The one lookup queued runs on the worker; Crossref does not know this DOI, so it is marked failed.
     deadline = time.monotonic() + 20
     while Reference.objects.get().metadata_status == "pending" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert Reference.objects.get().metadata_error.startswith("Crossref has no record of DOI 10.1056/nejmoa1804092")
+
+
+def test_cited_by_lists_published_articles_and_only_the_viewers_own_drafts(cast: Any) -> None:
+    from tests.editorial import approved, article_text, new_article
+
+    reference = castro()
+    live = approved(cast, text=article_text("Published inhaler question"))
+    mine = new_article(cast, text=article_text("Wanda's unfinished draft"))
+    theirs = editing_create(cast.other_writer, "Olga's secret draft")
+    for article in (live, mine, theirs):
+        ArticleReference.objects.create(article=article, reference=reference)
+    detail = reverse("library:detail", args=[reference.pk])
+
+    as_writer = signed_in(cast.writer).get(detail).content.decode()
+    assert "Published inhaler question" in as_writer and "Wanda&#x27;s unfinished draft" in as_writer
+    assert "Olga" not in as_writer
+    as_other = signed_in(cast.other_writer).get(detail).content.decode()
+    assert "Olga&#x27;s secret draft" in as_other and "Published inhaler question" in as_other
+    assert "Wanda" not in as_other
+    # A published article someone else wrote links to the reader page, with no working status shown.
+    as_board = signed_in(cast.reviewer).get(detail).content.decode()
+    assert live.get_absolute_url() in as_board and "draft" not in as_board.lower().split("cited by")[1]
+    # The list page counts what the viewer may see, not everything.
+    listing = signed_in(cast.other_writer).get(LIST).content.decode()
+    assert "<td>2</td>" in listing
+
+
+def editing_create(user: Any, title: str) -> Article:
+    from articles import editing
+    from tests.editorial import article_text
+
+    return editing.create_article(by=user, text=article_text(title))

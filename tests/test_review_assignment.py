@@ -150,11 +150,13 @@ def test_confirm_still_accurate_when_due_is_a_re_review_with_its_own_declaration
     settings.REVIEW_INTERVAL_DAYS = 30
     article = editorial.approved(cast)
     approved_before = article.approved_at
+    assert approved_before is not None
     with time_machine.travel(in_days(31)):
         event = workflow.confirm_still_accurate(
             article, by=cast.reviewer2, conflict_of_interest="Advisory fees, 2025", **editorial.seen(article)
         )
-    assert editorial.refreshed(article).approved_at > approved_before + timedelta(days=30)
+    approved_now = editorial.refreshed(article).approved_at
+    assert approved_now is not None and approved_now > approved_before + timedelta(days=30)
     rereview = ReviewRound.objects.get(article=article, outcome=ReviewRound.Outcome.CONFIRMED)
     (assignment,) = rereview.assignments.all()
     assert assignment.reviewer == cast.reviewer2

@@ -51,3 +51,29 @@ def test_celery_is_json_only_with_time_limits() -> None:
     assert app.conf.task_time_limit and app.conf.task_soft_time_limit
     assert app.conf.task_soft_time_limit < app.conf.task_time_limit
     assert "articles.tasks.heartbeat" in {entry["task"] for entry in app.conf.beat_schedule.values()}
+
+
+def test_debug_is_off_when_the_variable_is_unset() -> None:
+    result = run_manage({}, "shell", "-c", "from django.conf import settings; print(settings.DEBUG)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
+
+
+def test_web_entry_point_refuses_to_start_without_a_key_when_debug_is_unset() -> None:
+    # Tooling that never signs anything still runs; serving pages does not.
+    assert run_manage({}, "makemigrations", "--check", "--dry-run").returncode == 0
+    for module in ("contentreview.wsgi", "contentreview.asgi"):
+        env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+        result = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], cwd=BASE_DIR, env=env, capture_output=True, text=True
+        )
+        assert result.returncode != 0
+        assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_development_key_is_never_used_unless_debug_is_turned_on() -> None:
+    unset = run_manage({}, "shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)")
+    assert unset.returncode != 0
+    assert "SECRET_KEY setting must not be empty" in unset.stderr
+    on = run_manage({"DEBUG": "1"}, "shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)")
+    assert on.stdout.split()[-1].startswith("django-insecure-development-only")

@@ -16,6 +16,7 @@ from reversion.models import Revision, Version
 from articles import editing, versioning, workflow
 from articles.importers import import_article
 from articles.models import Article, Reference, WorkflowEvent
+from articles.texts import VariantText
 
 from . import editorial
 
@@ -90,7 +91,7 @@ def test_importer_and_load_demo_record_revisions(cast: Any) -> None:
         assert revision.comment == "Demo content loaded"
         assert len(versioning.snapshot(revision, article).references) >= 6
     text = "# Does a spacer help?\n\n## Bottom line\n\nYes, for most.\n\nA spacer helps the medicine reach the lungs.\n"
-    report = import_article(text, audience="patient", author=cast.writer, title=None, topic="Asthma", kind="qa")
+    report = import_article(text, audience="patient", author=cast.writer, title="", topic="Asthma", kind="qa")
     (revision,) = revisions(report.article)
     assert revision.user == cast.writer
 
@@ -131,9 +132,7 @@ def test_public_html_is_byte_identical_after_edits_to_article_and_references(cas
         key="gina2024", kind="guideline", title="Global strategy for asthma", source="GINA", year=2024
     )
     text = editorial.article_text(
-        patient=editorial.VariantText(
-            "Keep your inhaler", "Yes, keep it.", "Your inhaler calms the airways [@gina2024].\n"
-        ),
+        patient=VariantText("Keep your inhaler", "Yes, keep it.", "Your inhaler calms the airways [@gina2024].\n"),
         clinician=editorial.CLINICIAN,
     )
     article = editorial.approved(cast, text=text)
@@ -225,8 +224,8 @@ def test_concurrent_editors_never_overwrite_each_other(cast: Any, client: Any) -
         base_revision=revisions(article)[0].pk,
     )
     assert merged.status_code == 302
-    bodies = [versioning.snapshot(r, article).text.variants["patient"].body for r in revisions(article)]
-    assert bodies[:2] == ["Alpha and Beta, merged.", "Alpha text by the first editor."]
+    newest_first = [versioning.snapshot(r, article).text.variants["patient"].body for r in revisions(article)]
+    assert newest_first[:2] == ["Alpha and Beta, merged.", "Alpha text by the first editor."]
 
 
 # --- Permissions on every auxiliary view ------------------------------------------------------------------

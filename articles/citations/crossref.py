@@ -76,7 +76,8 @@ def _work_message(response: httpx.Response, doi: str) -> dict[str, Any]:
         raise http.NotFound(f"Crossref has no record of DOI {doi}.")
     envelope = http.json_body(response)
     if response.status_code == 200 and envelope.get("status") == "ok" and isinstance(envelope.get("message"), dict):
-        return envelope["message"]
+        message: dict[str, Any] = envelope["message"]
+        return message
     detail = error_messages(envelope) if envelope else response.text.strip()[:200]
     raise http.ServiceRefused(f"Crossref answered HTTP {response.status_code}: {detail}", status=response.status_code)
 

@@ -6,9 +6,7 @@ every process sharing the cache (Redis), since workers on several machines call 
 
 from __future__ import annotations
 
-import math
 import re
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,9 +14,9 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.cache import cache
 
 from . import http
+from .ratelimit import RateLimiter
 
 BATCH_SIZE = 200  # NCBI's advice for one esummary/efetch GET; longer id lists risk "414 URI too large"
 RETRACTED_PUBLICATION = "Retracted Publication"
@@ -90,24 +88,6 @@ class PubMedRecord:
 
     def notices_of_type(self, *ref_types: str) -> tuple[CommentCorrection, ...]:
         return tuple(n for n in self.notices if n.ref_type in ref_types)
-
-
-class RateLimiter:
-    """At most `per_second` calls a second, shared by every process using the same cache.
-
-    Time is cut into slots of 1/per_second s; a caller claims the next free slot with an atomic
-    cache.add (Redis SET NX) and sleeps until the slot starts.
-    """
-
-    def __init__(self, name: str, per_second: int) -> None:
-        self.name = name
-        self.interval = 1.0 / per_second
-
-    def wait(self) -> None:
-        slot = math.ceil(time.time() / self.interval)
-        while not cache.add(f"ratelimit:{self.name}:{slot}", 1, timeout=60):
-            slot += 1
-        time.sleep(max(0.0, slot * self.interval - time.time()))
 
 
 def ncbi_rate_limiter() -> RateLimiter:

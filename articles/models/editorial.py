@@ -6,9 +6,11 @@ Status is written only by `articles.workflow`; nothing here holds a business rul
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import reversion
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.urls import reverse
 
@@ -52,7 +54,7 @@ class ArticleQuerySet(models.QuerySet["Article"]):
 
         if is_board_member(user) or is_editor(user):
             return self.all()
-        if getattr(user, "is_authenticated", False):
+        if isinstance(user, User) and user.is_authenticated:
             return self.filter(authors=user)
         return self.none()
 
@@ -60,7 +62,7 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         cutoff = now - timedelta(days=settings.REVIEW_INTERVAL_DAYS)
         return self.filter(status=Article.Status.APPROVED, approved_at__lte=cutoff)
 
-    def authored_by(self, user: object) -> ArticleQuerySet:
+    def authored_by(self, user: User) -> ArticleQuerySet:
         return self.filter(authors=user)
 
     def with_variants(self) -> ArticleQuerySet:
@@ -92,7 +94,9 @@ class Article(models.Model):
         "Publication", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rereview_notified_at = models.DateTimeField(null=True, blank=True)
-    references = models.ManyToManyField("Reference", through="ArticleReference", related_name="articles")
+    references: models.ManyToManyField[Reference, ArticleReference] = models.ManyToManyField(
+        "Reference", through="ArticleReference", related_name="articles"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -359,6 +363,11 @@ class Publication(models.Model):
     reviewers = models.JSONField(help_text="[{name, credentials}] of the approving board members.")
     authors = models.JSONField(help_text="[{name, credentials, bio}] of the writers.")
     approved_at = models.DateTimeField()
+    # The library entries this publication cites, so "which published articles cite this source?" is one
+    # indexed join (the citation watch, the syndication API), not a scan of every snapshot's JSON.
+    cited_references: models.ManyToManyField[Reference, Any] = models.ManyToManyField(
+        "Reference", blank=True, related_name="publications"
+    )
 
     class Meta:
         ordering = ["-approved_at"]

@@ -104,10 +104,11 @@ def _turn_notice(article: Article, event: WorkflowEvent | None) -> dict[str, Any
     """For the writers: the article came back ("Changes requested by Dr. …") or was withdrawn."""
     if event is None or article.status != Article.Status.DRAFT:
         return None
-    headline = {
+    headlines: dict[str, str] = {
         WorkflowEvent.Action.REQUEST_CHANGES: "Changes requested by",
         WorkflowEvent.Action.WITHDRAW: "Withdrawn by",
-    }.get(event.action)
+    }
+    headline = headlines.get(event.action)
     if headline is None:
         return None
     who = event.actor.profile.signature if event.actor else "the system"
@@ -120,12 +121,12 @@ def _next_action_for_writer(article: Article) -> str:
         Article.Status.SUBMITTED: "Waiting for a reviewer",
         Article.Status.UNDER_REVIEW: "Being reviewed",
         Article.Status.APPROVED: "Live; edit to start a new version",
-    }[article.status]
+    }[Article.Status(article.status)]
 
 
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = roles.signed_in(request)
     if not (roles.is_board_member(user) or roles.is_editor(user)):
         raise PermissionDenied
     now = timezone.now()
@@ -163,7 +164,8 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _queue_row(article: Article, now: datetime, my_assignments: dict[int, ReviewAssignment]) -> dict[str, Any]:
     mine = my_assignments.get(article.pk)
     # Unassigned work is due from its submission, so it can be overdue before anyone takes it.
-    due_at = mine.due_at if mine else workflow.review_due(article.submitted_at)
+    # `submitted_at` is annotated by the queue's querysets (the latest round's opening), not a model field.
+    due_at = mine.due_at if mine else workflow.review_due(getattr(article, "submitted_at", None))
     return {
         "article": article,
         "due_at": due_at,
@@ -177,7 +179,8 @@ def _queue_row(article: Article, now: datetime, my_assignments: dict[int, Review
 
 def _visible_article(request: HttpRequest, slug: str) -> Article:
     # Unpublished text: only its writers, the Advisory Board and editors; anyone else gets a 404.
-    return get_object_or_404(_desk_queryset().visible_to_staff_of(request.user), slug=slug)
+    article: Article = get_object_or_404(_desk_queryset().visible_to_staff_of(request.user), slug=slug)
+    return article
 
 
 # Each step's form: (context key, form class); a refused step is shown again with what was typed.

@@ -93,7 +93,7 @@ def _reference_fields(fields: dict[str, Any]) -> dict[str, Any]:
 def default_diff_range(article: Article) -> tuple[Revision | None, Revision | None]:
     """What a reviewer wants by default: from the live publication to the latest text."""
     latest = versioning.latest_revision(article)
-    live = article.live_publication.revision if article.live_publication_id else None
+    live = article.live_publication.revision if article.live_publication else None
     return live, latest
 
 

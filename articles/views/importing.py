@@ -36,11 +36,12 @@ class ImportForm(forms.Form):
         return _text(upload) if upload else ""
 
 
-def _text(upload: UploadedFile) -> str:
+def _text(upload: UploadedFile[bytes]) -> str:
     if upload.size and upload.size > MAX_UPLOAD_BYTES:
         raise forms.ValidationError("The file is larger than 2 MB.")
     try:
-        return upload.read().decode("utf-8-sig")
+        content: bytes = upload.read()
+        return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise forms.ValidationError("The file is not UTF-8 text.") from error
 
@@ -62,7 +63,7 @@ def import_article(request: HttpRequest) -> HttpResponse:
                 topic=data["topic"],
                 kind=data["kind"],
                 bibliography=data["bibliography"],
-                bibliography_name=bibliography.name if bibliography else "",
+                bibliography_name=(bibliography.name or "") if bibliography else "",
             )
         except ImportFailed as error:
             form.add_error(None, f"{error} Nothing was imported.")

@@ -15,7 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from ..models import Reference
+from .. import roles
+from ..models import Article, Reference
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
 from ..references import add_references_by_identifier, may_edit_library, parse_identifier
 
@@ -39,7 +40,8 @@ def library_keeper_required(view: View) -> View:
 @library_keeper_required
 def reference_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    references = search(query).annotate(citing_articles=Count("articles", distinct=True)).order_by("key")
+    shown = _citing_filter(request.user, prefix="articles__")
+    references = search(query).annotate(citing_articles=Count("articles", filter=shown, distinct=True)).order_by("key")
     page = Paginator(references, PAGE_SIZE).get_page(request.GET.get("page"))
     query_string = urlencode({"q": query}) + "&" if query else ""
     return render(request, "articles/library/list.html", {"page": page, "query": query, "query_string": query_string})
@@ -63,8 +65,21 @@ def search(query: str) -> QuerySet[Reference]:
 @library_keeper_required
 def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
     reference = get_object_or_404(Reference, pk=pk)
-    citing = reference.articles.order_by("title")
-    return render(request, "articles/library/detail.html", {"reference": reference, "citing": citing})
+    citing = (
+        reference.articles.filter(_citing_filter(request.user))
+        .distinct()
+        .select_related("live_publication")
+        .order_by("title")
+    )
+    own = set(Article.objects.authored_by(roles.signed_in(request)).filter(pk__in=citing).values_list("pk", flat=True))
+    rows = [(article, article.pk in own) for article in citing]
+    return render(request, "articles/library/detail.html", {"reference": reference, "citing": rows})
+
+
+def _citing_filter(user: object, prefix: str = "") -> Q:
+    """Which citing articles a person may see listed: the published ones, and their own drafts.
+    Other writers' draft titles and states are not the library's to show."""
+    return Q(**{f"{prefix}live_publication__isnull": False}) | Q(**{f"{prefix}authors": user})
 
 
 @library_keeper_required

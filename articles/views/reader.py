@@ -58,8 +58,16 @@ class Card:
     reviewed: datetime
 
 
+def live_publication(article: Article) -> Publication:
+    """The approved snapshot readers see; an article without one (never approved, or withdrawn from public
+    view between the query and this call) is not found, never shown from its working copy."""
+    if article.live_publication is None:
+        raise Http404("Not published")
+    return article.live_publication
+
+
 def _card(article: Article, audience: str) -> Card:
-    publication = article.live_publication
+    publication = live_publication(article)
     version = publication.variant(audience) or publication.variant(Audience.PATIENT)
     return Card(
         url=article.get_absolute_url(),
@@ -148,7 +156,7 @@ def _pick(versions: dict[str, Any], audience: str) -> Any:
 
 
 def _published_context(article: Article, audience: str) -> dict[str, Any]:
-    publication = article.live_publication
+    publication = live_publication(article)
     versions = {v.audience: v for v in publication.variants.all()}
     if not versions:
         raise Http404("Empty publication")
@@ -272,7 +280,7 @@ class SitemapEntry:
     approved_at: datetime
 
 
-class ArticleSitemap(Sitemap):
+class ArticleSitemap(Sitemap[SitemapEntry]):
     """Every audience version of every published article, dated by its approval."""
 
     changefreq = "monthly"
@@ -280,9 +288,10 @@ class ArticleSitemap(Sitemap):
     def items(self) -> list[SitemapEntry]:
         articles = Article.objects.published().prefetch_related("live_publication__variants").order_by("slug")
         return [
-            SitemapEntry(article.slug, version.audience, article.live_publication.approved_at)
+            SitemapEntry(article.slug, version.audience, publication.approved_at)
             for article in articles
-            for version in sorted(article.live_publication.variants.all(), key=lambda v: v.audience)
+            for publication in [live_publication(article)]
+            for version in sorted(publication.variants.all(), key=lambda v: v.audience)
         ]
 
     def location(self, item: SitemapEntry) -> str:

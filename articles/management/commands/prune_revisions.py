@@ -31,7 +31,7 @@ def prune(keep_days: int, *, dry_run: bool = False) -> int:
     cutoff = timezone.now() - timedelta(days=keep_days)
     with transaction.atomic():
         old = Revision.objects.filter(date_created__lt=cutoff).exclude(pk__in=protected_revision_ids())
-        count = old.count()
+        count: int = old.count()
         if not dry_run:
             old.delete()  # cascades to the revision's versions only
     return count

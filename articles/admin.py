@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from reversion.admin import VersionAdmin
 
-from . import editing
+from . import editing, page_cache
 from .models import (
     Article,
     ArticleReference,
@@ -84,7 +84,15 @@ class ArticleAdmin(VersionAdmin):  # type: ignore[misc]  # django-reversion ship
     list_filter = ["status", "kind", "topic"]
     search_fields = ["title", "slug", "topic"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["status", "content_version", "approved_at", "live_publication", "created_at", "updated_at"]
+    readonly_fields = [
+        "status",
+        "content_version",
+        "approved_at",
+        "live_publication",
+        "public_changed_at",
+        "created_at",
+        "updated_at",
+    ]
     exclude = ["rereview_notified_at"]
     filter_horizontal = ["authors"]
     inlines = [ArticleVariantInline, ArticleReferenceInline]
@@ -93,6 +101,9 @@ class ArticleAdmin(VersionAdmin):  # type: ignore[misc]  # django-reversion ship
         # An unchanged form saves nothing, so no revision is recorded for it.
         if not change or form.has_changed():
             super().save_model(request, obj, form, change)
+        if change and "slug" in form.changed_data:
+            # Stored pages are keyed by address: the old one must stop answering at once (rare: renew all).
+            page_cache.public_pages_changed()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

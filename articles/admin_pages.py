@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .models import SitePage
+from .page_cache import public_pages_changed
 
 
 @admin.register(SitePage)
@@ -21,3 +26,16 @@ class SitePageAdmin(admin.ModelAdmin[SitePage]):
         ),
         (None, {"fields": ["updated_at"]}),
     ]
+
+    # Site pages are linked from every public page (policy, disclaimer): any change renews them all.
+    def save_model(self, request: HttpRequest, obj: SitePage, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        public_pages_changed()
+
+    def delete_model(self, request: HttpRequest, obj: SitePage) -> None:
+        super().delete_model(request, obj)
+        public_pages_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SitePage]) -> None:
+        super().delete_queryset(request, queryset)
+        public_pages_changed()

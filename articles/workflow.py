@@ -36,7 +36,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import citing, notifications, publishing, readability, references, roles, versioning
+from . import citing, notifications, page_cache, publishing, readability, references, roles, versioning
 from .models import Article, Audience, Publication, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
 
 Status = Article.Status
@@ -531,6 +531,7 @@ def approve(
             rereview_notified_at=None,
             live_publication=publication,
         )
+        page_cache.public_pages_changed(article.pk)
         notifications.after_commit(notifications.decided, event)
     return event
 
@@ -624,6 +625,7 @@ def confirm_still_accurate(
         )
         Article.objects.filter(pk=article.pk).update(approved_at=now, rereview_notified_at=None)
         article.approved_at = now
+        page_cache.public_pages_changed(article.pk)  # the re-review date is public (sitemap, feeds)
         return _record(
             article,
             Step(Action.REREVIEW_CONFIRMED, Status.APPROVED, Status.APPROVED),

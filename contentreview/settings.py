@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -123,7 +124,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
         conn_health_checks=True,
     )
 }
@@ -136,14 +137,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
-CACHES = {
+# Short socket timeouts: an unreachable Redis must slow a page by a moment, not hang it (the page cache
+# renders normally when the cache fails).
+_REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "contentreview",
         "TIMEOUT": 300,
-    }
+        "OPTIONS": _REDIS_OPTIONS,
+    },
+    # Whole public pages for anonymous readers (articles/page_cache.py); may be a Redis of its own.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("PAGE_CACHE_URL", REDIS_URL),
+        "KEY_PREFIX": "contentreview-pages",
+        "OPTIONS": _REDIS_OPTIONS,
+    },
 }
+PAGE_CACHE_ALIAS = "pages"
+PAGE_CACHE_ENABLED = env_bool("PAGE_CACHE_ENABLED", True)
+# Stored pages are invalidated by generation, not by time; the expiry only returns memory.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 24 * 3600)
+# Anything that changes how pages render without changing templates, app code or static files.
+PAGE_CACHE_RELEASE = env_str("PAGE_CACHE_RELEASE", "")
+# Browsers and CDNs: a short freshness, then revalidation (ETag/Last-Modified, usually a 304).
+PUBLIC_PAGE_MAX_AGE = env_int("PUBLIC_PAGE_MAX_AGE", 60)
+PUBLIC_PAGE_STALE_SECONDS = env_int("PUBLIC_PAGE_STALE_SECONDS", 60)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -166,6 +187,18 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production serves compressed files with hashed names (collectstatic writes them and the manifest), which
+# WhiteNoise sends with far-future "immutable" headers. Development and tests use the plain storage, so
+# they need no collectstatic run.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

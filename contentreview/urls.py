@@ -3,7 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
+from articles.page_cache import LISTING, public_page
 from articles.views import importing, ops, reader
+
+# The sitemap lists every published article: stored until any article's public pages change.
+cached_sitemap = public_page(lambda **kwargs: [LISTING], query=("p",))(sitemap)
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -14,6 +18,6 @@ urlpatterns = [
     path("library/", include("articles.library_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("articles.api.urls")),
-    path("sitemap.xml", sitemap, {"sitemaps": {"articles": reader.ArticleSitemap}}, name="sitemap"),
+    path("sitemap.xml", cached_sitemap, {"sitemaps": {"articles": reader.ArticleSitemap}}, name="sitemap"),
     path("", include("articles.urls")),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +49,13 @@ class Cast:
 def fast_password_hashing(settings: Any) -> None:
     # Tests create many people; the production hasher is deliberately slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_page_cache(settings: Any) -> None:
+    # Each test gets its own page-cache namespace: the database rolls back between tests, Redis does not.
+    pages = {**settings.CACHES["pages"], "KEY_PREFIX": f"test-pages-{uuid.uuid4().hex}"}
+    settings.CACHES = {**settings.CACHES, "pages": pages}
 
 
 @pytest.fixture

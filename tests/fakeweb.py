@@ -69,6 +69,7 @@ class Canned:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
+    only_if: str = ""  # given only to a request whose query string contains this (e.g. "updates:")
 
 
 @dataclass(frozen=True)
@@ -196,10 +197,13 @@ class FakeWeb:
         body: bytes = b"",
         content_type: str = "text/plain",
         headers: dict[str, str] | None = None,
+        only_if: str = "",
     ) -> None:
-        """The next requests to `path` (e.g. "/crossref/works/10.1/x") get these statuses, then the real answer."""
+        """The next requests to `path` (e.g. "/crossref/works/10.1/x") get these statuses, then the real answer.
+
+        `only_if`: only requests whose decoded query string contains it (e.g. "updates:" for the reverse query)."""
         extra = tuple((headers or {}).items())
-        self.canned.setdefault(path, []).extend(Canned(s, body, content_type, extra) for s in statuses)
+        self.canned.setdefault(path, []).extend(Canned(s, body, content_type, extra, only_if) for s in statuses)
 
     def seen(self, path_suffix: str) -> list[Seen]:
         with self.lock:
@@ -220,9 +224,11 @@ class FakeWeb:
     def answer(self, path: str, params: dict[str, str], *, method: str = "GET", host: str = "") -> Canned:
         with self.lock:
             self.requests.append(Seen(path, params, method, time.monotonic(), host))
-            scripted = self.canned.get(path)
-            if scripted:
-                return scripted.pop(0)
+            query = "&".join(f"{k}={v}" for k, v in params.items())
+            scripted = self.canned.get(path, [])
+            for index, canned in enumerate(scripted):
+                if canned.only_if in query:
+                    return scripted.pop(index)
         if path == "/crossref/works":
             return self._work_list(params)
         if path.startswith("/crossref/works/"):
@@ -519,12 +525,19 @@ def fakeweb_fixture() -> Iterator[FakeWeb]:
     """The fake services, with CROSSREF_API_URL and EUTILS_API_URL pointing at them in every thread.
 
     LINK_CHECK_ALLOW_LOOPBACK is on so the link checker may fetch the pages it serves on 127.0.0.1
-    (private, link-local and metadata addresses stay refused)."""
+    (private, link-local and metadata addresses stay refused). The loopback Crossref has no rate limit,
+    so tests do not wait for the public one (1 list request a second); NCBI's 3 a second stays."""
     web = FakeWeb()
-    with (
-        serve(web) as base,
-        override_settings(
-            CROSSREF_API_URL=f"{base}/crossref", EUTILS_API_URL=f"{base}/eutils", LINK_CHECK_ALLOW_LOOPBACK=True
-        ),
-    ):
+    with serve(web) as base, override_settings(**fake_service_settings(base)):
         yield web
+
+
+def fake_service_settings(base_url: str) -> dict[str, Any]:
+    """The settings that point every checker at the fake services served at `base_url`."""
+    return {
+        "CROSSREF_API_URL": f"{base_url}/crossref",
+        "EUTILS_API_URL": f"{base_url}/eutils",
+        "LINK_CHECK_ALLOW_LOOPBACK": True,
+        "CROSSREF_RATE_PER_SECOND": 100,
+        "CROSSREF_LIST_RATE_PER_SECOND": 100,
+    }

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from django.conf import settings
 
 from . import http
 from .ratelimit import RateLimiter
+from .verdicts import ReferenceToCheck, Standing, Verdict, in_batch_order
 
 BATCH_SIZE = 200  # NCBI's advice for one esummary/efetch GET; longer id lists risk "414 URI too large"
 RETRACTED_PUBLICATION = "Retracted Publication"
@@ -129,7 +131,9 @@ class PubMedClient:
         return found
 
     def _get(self, path: str, batch: list[str], *, retmode: str) -> httpx.Response:
-        params = {"db": "pubmed", "retmode": retmode, "id": ",".join(batch), "tool": "contentreview"}
+        params = {"db": "pubmed", "retmode": retmode, "id": ",".join(batch), "tool": settings.NCBI_TOOL}
+        if settings.NCBI_EMAIL:
+            params["email"] = settings.NCBI_EMAIL
         if settings.NCBI_API_KEY:
             params["api_key"] = settings.NCBI_API_KEY
         response = http.get(self._http, path, params, retries=self._retries, backoff=self._backoff)
@@ -246,3 +250,206 @@ def _efetch_doi(article: ET.Element) -> str | None:
         if article_id.get("IdType") == "doi" and article_id.text:
             return article_id.text.strip().lower()
     return None
+
+
+# --- The PubMed checker ---------------------------------------------------------------------------
+
+# What a CommentsCorrections link on a cited paper makes of it. A retracted-and-republished paper was
+# replaced by a corrected version: it is superseded (cite the replacement), not simply retracted.
+PAPER_SIGNALS: dict[str, Standing] = {
+    "RetractionIn": Standing.RETRACTED,
+    "RetractedandRepublishedIn": Standing.SUPERSEDED,
+    "ExpressionOfConcernIn": Standing.UNDER_QUESTION,
+    "UpdateIn": Standing.SUPERSEDED,
+    "ErratumIn": Standing.CORRECTED,
+    "CorrectedandRepublishedIn": Standing.CORRECTED,
+}
+SIGNAL_NAMES = {
+    "RetractionIn": "retraction", "RetractedandRepublishedIn": "retraction and replacement",
+    "ExpressionOfConcernIn": "expression of concern", "UpdateIn": "update", "ErratumIn": "erratum",
+    "CorrectedandRepublishedIn": "correction and republication",
+}  # fmt: skip
+# A cited record that is itself a notice: its publication type → (the link to the paper, what to call it).
+NOTICE_PUBLICATION_TYPES = {
+    "Retraction of Publication": ("RetractionOf", "retraction notice"),
+    "Published Erratum": ("ErratumFor", "erratum"),
+    "Expression of Concern": ("ExpressionOfConcernFor", "expression of concern"),
+}
+# Worst first: the headline of a verdict is the most severe signal; the others stay in the evidence.
+SEVERITY = (Standing.RETRACTED, Standing.UNDER_QUESTION, Standing.SUPERSEDED, Standing.CORRECTED, Standing.CLEAN)
+HEADLINES = {
+    Standing.RETRACTED: "Retracted", Standing.UNDER_QUESTION: "Under an expression of concern",
+    Standing.SUPERSEDED: "Superseded", Standing.CORRECTED: "Corrected",
+}  # fmt: skip
+MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}  # fmt: skip
+_REF_SOURCE_DATE = re.compile(r"\b(\d{4})\s+(" + "|".join(MONTHS) + r")(?:\s+(\d{1,2}))?\b")
+
+
+class PubMedChecker:
+    """PMIDs → verdicts from efetch: one request per BATCH_SIZE ids, at NCBI's rate across all workers.
+
+    A reinstated paper (its retraction notice was itself retracted, and PubMed dropped the "Retracted
+    Publication" type) is judged on what remains; only that rare case costs one more request per batch.
+    """
+
+    name = "pubmed"
+    batch_size = BATCH_SIZE
+
+    def __init__(self, *, retries: int = http.RETRIES, backoff: float = http.BACKOFF_SECONDS) -> None:
+        self._retries = retries
+        self._backoff = backoff
+
+    def check(self, batch: Sequence[ReferenceToCheck]) -> list[Verdict]:
+        by_pmid: dict[str, list[ReferenceToCheck]] = {}
+        verdicts: list[Verdict] = []
+        for reference in batch:
+            pmid = (reference.pmid or "").strip()
+            if pmid.isdigit():
+                by_pmid.setdefault(pmid, []).append(reference)
+            elif pmid:  # a malformed id would make PubMed refuse the whole batch
+                verdicts.append(self._verdict(reference, Standing.ERROR, f"{pmid!r} is not a PMID.", {"pmid": pmid}))
+        with PubMedClient(retries=self._retries, backoff=self._backoff) as client:
+            for chunk in _batches(by_pmid):
+                verdicts += self._check_chunk(client, chunk, by_pmid)
+        return in_batch_order(verdicts, batch)
+
+    def _check_chunk(
+        self, client: PubMedClient, pmids: list[str], by_pmid: dict[str, list[ReferenceToCheck]]
+    ) -> list[Verdict]:
+        try:
+            records = client.records(pmids)
+            reinstated = self._reinstated_notices(client, records.values())
+        except http.ServiceUnreachable as exc:
+            return self._for_all(pmids, by_pmid, Standing.UNREACHABLE, f"PubMed could not be reached: {exc}")
+        except http.ServiceRefused as exc:
+            return self._for_all(pmids, by_pmid, Standing.ERROR, f"PubMed refused the request: {exc}")
+        verdicts = []
+        for pmid in pmids:
+            record = records.get(pmid)
+            for reference in by_pmid[pmid]:
+                if record is None:
+                    summary = f"PubMed has no record of PMID {pmid}."
+                    verdicts.append(self._verdict(reference, Standing.ERROR, summary, {"pmid": pmid}))
+                else:
+                    standing, summary, evidence, when = judge_record(record, reinstated)
+                    verdicts.append(self._verdict(reference, standing, summary, evidence, when))
+        return verdicts
+
+    def _reinstated_notices(self, client: PubMedClient, records: Iterable[PubMedRecord]) -> frozenset[str]:
+        """PMIDs of retraction notices that were themselves retracted, among the doubtful cases only."""
+        doubtful = [
+            notice.pmid
+            for record in records
+            if not record.has_publication_type(RETRACTED_PUBLICATION)
+            for notice in record.notices_of_type("RetractionIn")
+            if notice.pmid
+        ]
+        if not doubtful:
+            return frozenset()
+        notices = client.records(doubtful)
+        return frozenset(
+            pmid
+            for pmid, notice in notices.items()
+            if notice.has_publication_type(RETRACTED_PUBLICATION) or notice.notices_of_type("RetractionIn")
+        )
+
+    def _for_all(
+        self, pmids: list[str], by_pmid: dict[str, list[ReferenceToCheck]], standing: Standing, summary: str
+    ) -> list[Verdict]:
+        return [self._verdict(r, standing, summary, {"pmid": p}) for p in pmids for r in by_pmid[p]]
+
+    def _verdict(
+        self,
+        reference: ReferenceToCheck,
+        standing: Standing,
+        summary: str,
+        evidence: dict[str, Any],
+        when: date | None = None,
+    ) -> Verdict:
+        return Verdict(reference.id, self.name, standing, summary, evidence, when)
+
+
+def judge_record(
+    record: PubMedRecord, reinstated_notices: frozenset[str] = frozenset()
+) -> tuple[Standing, str, dict[str, Any], date | None]:
+    """What one efetch record says about the paper: (standing, summary, evidence, notice date)."""
+    evidence: dict[str, Any] = {
+        "pmid": record.pmid,
+        "publication_types": [pt.name for pt in record.publication_types],
+        "notices": [{"type": n.ref_type, "pmid": n.pmid, "source": n.ref_source} for n in record.notices],
+    }
+    for type_name, (link, what) in NOTICE_PUBLICATION_TYPES.items():
+        if record.has_publication_type(type_name):
+            return _is_notice(record, link, what, evidence)
+    findings = _findings(record, reinstated_notices, evidence)
+    if not findings:
+        return Standing.CLEAN, "PubMed lists no retraction, correction, concern or update.", evidence, None
+    standing, notice = min(findings, key=lambda finding: SEVERITY.index(finding[0]))
+    when = _ref_source_date(notice.ref_source) if notice else None
+    if notice is not None:
+        evidence |= {"notice_type": notice.ref_type, "notice_pmid": notice.pmid, "notice_source": notice.ref_source}
+    summary = _verdict_summary(standing, notice, when, [f for f in findings if f[1] is not notice])
+    return standing, summary, evidence, when
+
+
+def _findings(
+    record: PubMedRecord, reinstated_notices: frozenset[str], evidence: dict[str, Any]
+) -> list[tuple[Standing, CommentCorrection | None]]:
+    replaced = bool(record.notices_of_type("RetractedandRepublishedIn"))
+    findings: list[tuple[Standing, CommentCorrection | None]] = []
+    for notice in record.notices:
+        standing = PAPER_SIGNALS.get(notice.ref_type)
+        if standing is None:
+            continue
+        if notice.ref_type == "RetractionIn" and (replaced or notice.pmid in reinstated_notices):
+            # Replaced by a republished version, or the retraction was itself retracted: not what it is now.
+            evidence.setdefault("set_aside", []).append({"type": notice.ref_type, "pmid": notice.pmid,
+                                                         "why": "replaced" if replaced else "reinstated"})  # fmt: skip
+            continue
+        findings.append((standing, notice))
+    marked = record.has_publication_type(RETRACTED_PUBLICATION) and not replaced
+    if marked and not any(standing == Standing.RETRACTED for standing, _ in findings):
+        findings.append((Standing.RETRACTED, None))  # the type without a linked notice
+    return findings
+
+
+def _is_notice(
+    record: PubMedRecord, link: str, what: str, evidence: dict[str, Any]
+) -> tuple[Standing, str, dict[str, Any], date | None]:
+    targets = [n.pmid for n in record.notices_of_type(link) if n.pmid]
+    about = f"PMID {', '.join(targets)}" if targets else "another paper"
+    evidence |= {"notice_of_pmids": targets, "notice_kind": what}
+    summary = f"This PMID is the {what} of {about}, not a paper: cite the paper itself, and say what happened to it."
+    return Standing.IS_NOTICE, summary, evidence, None
+
+
+def _verdict_summary(
+    standing: Standing,
+    notice: CommentCorrection | None,
+    when: date | None,
+    others: list[tuple[Standing, CommentCorrection | None]],
+) -> str:
+    text = HEADLINES[standing]
+    if notice is not None and notice.ref_type == "RetractedandRepublishedIn":
+        text = "Retracted and replaced by a republished version"
+    if when:
+        text += f" on {when.day} {when:%B %Y}"
+    if notice is not None:
+        text += f" (notice PMID {notice.pmid}: {notice.ref_source})" if notice.pmid else f" ({notice.ref_source})"
+    elif standing == Standing.RETRACTED:
+        text += " (PubMed marks it a Retracted Publication)"
+    also = [f"{SIGNAL_NAMES[n.ref_type]} (PMID {n.pmid})" for _, n in others if n is not None]
+    return text + "." + (f" Also: {', '.join(also)}." if also else "")
+
+
+def _ref_source_date(ref_source: str) -> date | None:
+    """The date in a RefSource such as "Lancet. 2010 Feb 6;375(9713):445"; the 1st when the day is missing."""
+    match = _REF_SOURCE_DATE.search(ref_source)
+    if not match:
+        return None
+    year, month, day = match.groups()
+    try:
+        return date(int(year), MONTHS[month], int(day or 1))
+    except ValueError:
+        return None

@@ -74,3 +74,9 @@ class Checker(Protocol):
     batch_size: int
 
     def check(self, batch: Sequence[ReferenceToCheck]) -> list[Verdict]: ...
+
+
+def in_batch_order(verdicts: list[Verdict], batch: Sequence[ReferenceToCheck]) -> list[Verdict]:
+    """Verdicts sorted like the references they judge (checkers group the work differently)."""
+    position = {reference.id: n for n, reference in reversed(list(enumerate(batch)))}
+    return sorted(verdicts, key=lambda verdict: position.get(verdict.reference_id, len(position)))

@@ -94,6 +94,9 @@ class Article(models.Model):
         "Publication", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rereview_notified_at = models.DateTimeField(null=True, blank=True)
+    # Set by page_cache.public_pages_changed on every change a reader can see (publication, notice,
+    # correction); the syndication feed's `modified_since` reads it.
+    public_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     references: models.ManyToManyField[Reference, ArticleReference] = models.ManyToManyField(
         "Reference", through="ArticleReference", related_name="articles"
     )

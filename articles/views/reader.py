@@ -16,11 +16,12 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
+from ..page_cache import LISTING, article_generation, public_page
 from ..rendering import ReferenceLookup, render_article_text, sanitise
 
 ARTICLES_PER_PAGE = 20
@@ -79,6 +80,9 @@ def _card(article: Article, audience: str) -> Card:
     )
 
 
+# Cards show the remembered audience's bottom line, so the index is stored once per audience; a search
+# (any parameter besides "page") is rendered each time.
+@public_page(lambda: [LISTING], query=("page",), variant=_remembered_audience)
 def index(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     articles = (
@@ -126,6 +130,8 @@ def choose_audience(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+# Stored per audience URL; nothing on it depends on a cookie (the audience is in the URL).
+@public_page(lambda slug, audience: [article_generation(slug)])
 def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse:
     if audience not in Audience.values:
         raise Http404("No such audience")
@@ -147,7 +153,11 @@ def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse
         policy_url=reverse("articles:site_page", args=[EDITORIAL_POLICY]),
         json_ld=_json_ld(_structured_data(context, canonical)),
     )
-    return render(request, "articles/detail.html", context)
+    response = render(request, "articles/detail.html", context)
+    if context["pending"]:
+        # The working copy changes with every edit: never stored, by us or anyone downstream.
+        patch_cache_control(response, no_store=True)
+    return response
 
 
 def _pick(versions: dict[str, Any], audience: str) -> Any:
@@ -267,6 +277,7 @@ def _json_ld(data: dict[str, Any]) -> SafeString:
 # --- Staff-written pages and the sitemap ----------------------------------------------------------
 
 
+@public_page()
 def site_page(request: HttpRequest, slug: str) -> HttpResponse:
     page = get_object_or_404(SitePage, slug=slug)
     canonical = request.build_absolute_uri(page.get_absolute_url())

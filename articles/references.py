@@ -326,6 +326,11 @@ def mark_metadata_failed(reference_ids: Iterable[int], error: str) -> None:
     )
 
 
+def look_up_after_commit(reference_ids: list[int]) -> None:
+    """Queues the metadata lookup of entries created elsewhere (the importer) once their transaction commits."""
+    _fetch_after_commit(reference_ids)
+
+
 # --- Fit to show readers ---------------------------------------------------------------------------------
 
 EARLIEST_PLAUSIBLE_YEAR = 1800  # older "years" are typing slips, not sources a medical article relies on

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -53,7 +54,9 @@ def test_flattened_qa_becomes_a_draft_in_the_named_version_only(cast, library):
     variant = article.variants.get()
     assert variant.title == "Lowering Steroid Tablets on a Biologic"
     assert variant.summary.startswith("Do not stop steroid tablets suddenly.")
-    assert "1, 2" not in variant.summary and "[@" not in variant.summary
+    # The Bottom line's markers are citations too, by library key.
+    assert variant.summary.endswith("one small step at a time [@chung2014; @rabe2018; @oral2014].")
+    assert "1, 2" not in variant.summary
     # Page furniture and the disclaimer are not the writer's text.
     for furniture in ("Medical Advisory Board", "Which best describes you", "Under Review", "Disclaimer"):
         assert furniture not in variant.body
@@ -208,7 +211,7 @@ def test_markdown_body_title_summary_and_code(cast, library):
 
     assert article.title == "Do biologics let people with severe asthma take fewer steroid tablets?"
     assert variant.summary.startswith("For many adults with severe eosinophilic asthma")
-    assert "[@" not in variant.summary
+    assert variant.summary.endswith("without losing control [@bel2014; @rabe2018].")
     assert "## Bottom line" not in variant.body and not variant.body.startswith("# ")
     assert "[@ortega2014; @castro2018; @wenzel2013]" in variant.body
     assert "[@doi:10.1183/13993003.00588-2019]" in variant.body
@@ -230,14 +233,14 @@ def test_markdown_reference_list_with_identifiers_instead_of_bibtex(cast, librar
     )
     report = import_article(text, audience=Audience.PATIENT, author=cast.writer)
 
-    assert [(given.label, ref.key, how) for given, ref, how in report.matched] == [
-        ("doi:10.1056/nejmoa1304048", "wenzel2013", "DOI")
-    ]
+    # Unlabelled items are cited by their number in the list, as a Word document would.
+    assert [(given.label, ref.key, how) for given, ref, how in report.matched] == [("3", "wenzel2013", "DOI")]
     new = {ref.doi or ref.pmid: ref for ref in report.created}
     assert set(new) == {"10.1056/nejmoa1403291", "25199059"}
     assert all(ref.metadata_status == Reference.MetadataStatus.PENDING for ref in report.created)
     body = report.article.variants.get().body
-    assert f"[@{new['10.1056/nejmoa1403291'].key}]" in body
+    # Entries waiting for their metadata are cited by identifier: their key changes once it is found.
+    assert "Tablet doses fell [@doi:10.1056/nejmoa1403291]" in body
     assert "[@pmid:25199059]" in body
     assert "## References" not in body
 
@@ -304,7 +307,7 @@ def test_command_imports_and_prints_the_report(cast, library, capsys):
 
     out = capsys.readouterr().out
     assert "Matched Castro2018 to library reference castro2018 by DOI." in out
-    assert "Created library reference bel2014" in out
+    assert "New library reference bel2014" in out
     article = Article.objects.get()
     assert (article.kind, article.topic, article.status) == ("news", "Asthma", "draft")
 
@@ -340,17 +343,43 @@ def upload(client, text=QA_TEXT, **fields):
     return client.post(reverse("import_article"), data)
 
 
-def test_writer_uploads_and_gets_a_draft(client, cast, library):
+def test_writer_previews_then_imports_and_gets_a_draft(client, cast, library):
     client.force_login(cast.writer)
     assert client.get(reverse("import_article")).status_code == 200
+    before = row_counts()
 
-    response = upload(client)
+    preview = upload(client)
+
+    assert preview.status_code == 200
+    assert row_counts() == before  # the preview writes nothing
+    html = preview.content.decode()
+    assert "Can I cut down my steroid tablets" in html and "Nothing has been saved yet" in html
+    assert "New library reference oral2014" in html and "Could not match citation [@11]" in html
+    payload = preview.context["payload"]
+
+    response = client.post(reverse("import_article"), {"payload": payload})
 
     article = Article.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("desk:article", kwargs={"slug": article.slug})
     assert list(article.authors.all()) == [cast.writer]
     assert article.references.count() == 10
+    levels = {m.message.split(":")[0]: m.level_tag for m in get_messages(response.wsgi_request)}
+    assert levels["Imported “Can I cut down my steroid tablets now that I have started a biologic injection for "
+                  "severe asthma?” as a draft (" + article.slug + ")."] == "success"  # fmt: skip
+    # New library entries and unmatched markers are for the writer to check: amber, not green.
+    assert levels["New library reference oral2014 for 4"] == "warning"
+    assert levels["Could not match citation [@11]; it stays in the text as an unknown key."] == "warning"
+
+
+def test_a_tampered_preview_imports_nothing(client, cast, library):
+    client.force_login(cast.writer)
+    payload = upload(client).context["payload"]
+
+    response = client.post(reverse("import_article"), {"payload": payload[:-3] + "xyz"}, follow=True)
+
+    assert "expired or was changed" in response.content.decode()
+    assert Article.objects.count() == 0
 
 
 @pytest.mark.parametrize("who", ["outsider", "reviewer"])

@@ -91,6 +91,7 @@ class Seen:
     method: str = "GET"
     at: float = 0.0  # time.monotonic() when the request arrived, to count requests per second
     host: str = ""  # the Host header
+    headers: dict[str, str] = field(default_factory=dict)  # every request header, e.g. to assert no Cookie
 
     @property
     def ids(self) -> list[str]:
@@ -221,9 +222,12 @@ class FakeWeb:
         return most
 
     # --- answering ----------------------------------------------------------------------------
-    def answer(self, path: str, params: dict[str, str], *, method: str = "GET", host: str = "") -> Canned:
+    def answer(
+        self, path: str, params: dict[str, str], *, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> Canned:
+        headers = headers or {}
         with self.lock:
-            self.requests.append(Seen(path, params, method, time.monotonic(), host))
+            self.requests.append(Seen(path, params, method, time.monotonic(), headers.get("Host", ""), headers))
             query = "&".join(f"{k}={v}" for k, v in params.items())
             scripted = self.canned.get(path, [])
             for index, canned in enumerate(scripted):
@@ -476,7 +480,7 @@ def _handler(web: FakeWeb) -> type[BaseHTTPRequestHandler]:
                     time.sleep(web.latency)
                 url = urlsplit(self.path)
                 params = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                canned = web.answer(unquote(url.path), params, method=method, host=self.headers.get("Host", ""))
+                canned = web.answer(unquote(url.path), params, method=method, headers=dict(self.headers.items()))
                 self.send_response(canned.status)
                 self.send_header("Content-Type", canned.content_type)
                 self.send_header("Content-Length", str(len(canned.body)))

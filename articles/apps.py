@@ -8,3 +8,4 @@ class ArticlesConfig(AppConfig):
     def ready(self) -> None:
         from . import signals  # noqa: F401 - connects the receivers
         from .admin_pages import SitePageAdmin  # noqa: F401 - registers the site pages' admin
+        from .references import requeue_stale_lookups  # noqa: F401 - registers its owed-work sweep

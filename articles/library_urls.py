@@ -14,4 +14,5 @@ urlpatterns = [
     path("add/", library.add_by_identifier, name="add_by_identifier"),
     path("<int:pk>/", library.reference_detail, name="detail"),
     path("<int:pk>/edit/", library.reference_edit, name="edit"),
+    path("<int:pk>/look-up-again/", library.look_up_again, name="look_up_again"),
 ]

@@ -14,29 +14,41 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from . import roles, tasks
+from . import jobs, roles, tasks
 from .citations import CrossrefClient, NotFound, PubMedClient, ServiceRefused, ServiceUnreachable, SummaryError
 from .citations.crossref import CrossrefWork
 from .citations.pubmed import PubMedSummary
 from .identifiers import normalise_doi, normalise_pmid
 from .models import Reference
+from .models.editorial import PROVISIONAL_KEY_PREFIX
 
 logger = logging.getLogger(__name__)
 
 IdentifierKind = Literal["doi", "pmid"]
-# Keys given at creation, before the metadata says who wrote it and when; replaced by e.g. "castro2018".
-PROVISIONAL_KEY_PREFIX = "pending-"
 KEY_MAX_LENGTH = Reference._meta.get_field("key").max_length or 64
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.:\-]+")
 _SAVE_ATTEMPTS = 3
+LOOKUP_BATCH = 50  # references per queued lookup job when owed work is re-queued
+OWED_BATCH = 1000  # at most this many per sweep; the next beat takes the rest
+# Looked up again only when someone asks: the answer was final, or the worker already gave up.
+RETRYABLE_BY_HAND = (
+    Reference.MetadataStatus.NOT_FOUND,
+    Reference.MetadataStatus.UNREACHABLE,
+    Reference.MetadataStatus.FAILED,
+)
+# Being looked up: what fill_metadata works on, and what the owed-work sweep watches.
+AWAITING_LOOKUP = (Reference.MetadataStatus.PENDING, Reference.MetadataStatus.UNREACHABLE)
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,28 @@ class Metadata:
     doi: str | None = None
     pmid: str | None = None
     pmcid: str | None = None
+
+
+def lookup_sentence(reference: Reference) -> str:
+    """Where the automatic lookup stands, in a plain sentence; empty once the details are in."""
+    status, service = reference.metadata_status, "PubMed" if reference.pmid else "Crossref"
+    if status == Reference.MetadataStatus.PENDING:
+        queued = f" (queued {_when(reference.lookup_queued_at)})" if reference.lookup_queued_at else ""
+        return f"The details are being looked up on {service}{queued}."
+    if status == Reference.MetadataStatus.UNREACHABLE:
+        retry = _when(reference.lookup_retry_at) if reference.lookup_retry_at else "in a few minutes"
+        return f"{service} could not be reached; the lookup will be tried again at {retry}."
+    if status == Reference.MetadataStatus.NOT_FOUND:
+        missing = reference.metadata_error.rstrip(".") or f"{service} has no record of {reference.label}"
+        return f"Not found: {missing}. Check the identifier, or type the details yourself."
+    if status == Reference.MetadataStatus.FAILED:
+        why = reference.metadata_error.rstrip(".") or "no reason was given"
+        return f"The details could not be looked up ({why}). Type them yourself, or look it up again."
+    return ""
+
+
+def _when(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "H:i, j M Y")
 
 
 def may_edit_library(user: User | AnonymousUser) -> bool:
@@ -132,7 +166,10 @@ def _get_or_create_pending(kind: IdentifierKind, value: str) -> tuple[Reference,
             # requests add the same DOI at once; the loser re-reads the winner's row.
             with transaction.atomic():
                 reference = Reference.objects.create(
-                    key=key, metadata_status=Reference.MetadataStatus.PENDING, **{kind: value}
+                    key=key,
+                    metadata_status=Reference.MetadataStatus.PENDING,
+                    lookup_queued_at=timezone.now(),
+                    **{kind: value},
                 )
             return reference, True
         except IntegrityError:
@@ -148,9 +185,61 @@ def provisional_key(kind: IdentifierKind, value: str) -> str:
 
 
 def _fetch_after_commit(reference_ids: list[int]) -> None:
-    # After commit: a worker must find the rows, and a rolled-back paste must not be looked up.
+    # After commit: a worker must find the rows, and a rolled-back paste must not be looked up. If the
+    # queue is down the rows stay pending and requeue_stale_lookups queues them once it is back.
     if reference_ids:
-        transaction.on_commit(lambda: tasks.fetch_reference_metadata.delay(reference_ids))
+        what = "the lookup" if len(reference_ids) == 1 else f"the lookup of {len(reference_ids)} references"
+        jobs.enqueue_after_commit(tasks.fetch_reference_metadata, reference_ids, owed=what)
+
+
+def look_up_again(reference: Reference, *, by: User) -> bool:
+    """Queues one more lookup for a reference that was not found, unreachable or failed.
+
+    False when it is already waiting for one (a second click, a second tab): it is queued once.
+    """
+    if not may_edit_library(by):
+        raise PermissionDenied("Only writers, the Advisory Board and editors keep the library.")
+    now = timezone.now()
+    with transaction.atomic():
+        # Conditional write: of two clicks at once, one moves it to pending; the other finds it there.
+        claimed = (
+            Reference.objects.filter(pk=reference.pk, metadata_status__in=RETRYABLE_BY_HAND)
+            .exclude(doi__isnull=True, pmid__isnull=True)
+            .update(
+                metadata_status=Reference.MetadataStatus.PENDING,
+                metadata_error="",
+                lookup_queued_at=now,
+                lookup_retry_at=None,
+                updated_at=now,
+            )
+        )
+        if claimed:
+            _fetch_after_commit([reference.pk])
+    return bool(claimed)
+
+
+@jobs.owed_work("reference-lookups")
+def requeue_stale_lookups(now: datetime) -> int:
+    """Queues lookups the job queue never ran: pending for a while, or past their retry time.
+
+    Covers a queue that was down when the reference was saved and a queue that lost its messages.
+    """
+    cutoff = now - timedelta(seconds=settings.LOOKUP_OWED_AFTER_SECONDS)
+    stale = Q(metadata_status=Reference.MetadataStatus.PENDING, lookup_queued_at__lt=cutoff)
+    stale |= Q(metadata_status=Reference.MetadataStatus.PENDING, lookup_queued_at__isnull=True)
+    stale |= Q(metadata_status=Reference.MetadataStatus.UNREACHABLE, lookup_retry_at__lt=cutoff)
+    owed = list(Reference.objects.filter(stale).order_by("pk").values_list("pk", flat=True)[:OWED_BATCH])
+    queued = 0
+    for start in range(0, len(owed), LOOKUP_BATCH):
+        batch = owed[start : start + LOOKUP_BATCH]
+        # Stamped first so a slow queue is not sent the same batch on the next beat as well; the
+        # stamp is undone if the queue refuses it, so the next beat tries again.
+        Reference.objects.filter(pk__in=batch).update(lookup_queued_at=now)
+        if not jobs.enqueue(tasks.fetch_reference_metadata, batch, owed=f"the lookup of {len(batch)} references"):
+            Reference.objects.filter(pk__in=batch).update(lookup_queued_at=cutoff - timedelta(seconds=1))
+            break
+        queued += len(batch)
+    return queued
 
 
 def fill_metadata(reference_ids: Iterable[int]) -> None:
@@ -160,15 +249,13 @@ def fill_metadata(reference_ids: Iterable[int]) -> None:
     reference complete or failed. Raises ServiceUnreachable, after saving the rest, if a service could
     not be reached for some of them: those stay pending for the task to retry.
     """
-    waiting = list(
-        Reference.objects.filter(pk__in=list(reference_ids)).exclude(metadata_status=Reference.MetadataStatus.COMPLETE)
-    )
+    waiting = list(Reference.objects.filter(pk__in=list(reference_ids), metadata_status__in=AWAITING_LOOKUP))
     by_pmid = [r for r in waiting if r.pmid]
     by_doi = [r for r in waiting if not r.pmid and r.doi]
     unreachable = _fill_from_pubmed(by_pmid) + _fill_from_crossref(by_doi)
     for reference in waiting:
         if not reference.pmid and not reference.doi:
-            _record(reference.pk, "Nothing to look up: add a DOI or a PMID.")
+            _record(reference.pk, Failure.failed("Nothing to look up: add a DOI or a PMID."))
     if unreachable:
         raise ServiceUnreachable("; ".join(unreachable))
 
@@ -182,10 +269,16 @@ def _fill_from_pubmed(references: list[Reference]) -> list[str]:
     except ServiceUnreachable as exc:
         return [f"PubMed: {exc}"]
     except ServiceRefused as exc:
-        found = {r.pmid: SummaryError(r.pmid, str(exc)) for r in references if r.pmid}
+        for reference in references:
+            _record(reference.pk, Failure.failed(f"PubMed refused the request: {exc}"))
+        return []
     for reference in references:
         outcome = found[reference.pmid or ""]
-        _record(reference.pk, outcome.message if isinstance(outcome, SummaryError) else _from_pubmed(outcome))
+        if isinstance(outcome, SummaryError):
+            # esummary answers "cannot get document summary" for an id it does not have.
+            _record(reference.pk, Failure.not_found(f"PubMed has no record of PMID {reference.pmid}."))
+        else:
+            _record(reference.pk, _from_pubmed(outcome))
     return []
 
 
@@ -196,8 +289,10 @@ def _fill_from_crossref(references: list[Reference]) -> list[str]:
         for reference in references:
             try:
                 _record(reference.pk, _from_crossref(crossref.work(reference.doi or "")))
-            except (NotFound, ServiceRefused) as exc:
-                _record(reference.pk, str(exc))
+            except NotFound as exc:
+                _record(reference.pk, Failure.not_found(str(exc)))
+            except ServiceRefused as exc:
+                _record(reference.pk, Failure.failed(f"Crossref refused the request: {exc}"))
             except ServiceUnreachable as exc:
                 # Crossref is down: the rest would each sit through the same retries; the task retries later.
                 return [f"Crossref: {exc}"]
@@ -230,7 +325,23 @@ def _from_crossref(work: CrossrefWork) -> Metadata:
     )
 
 
-def _record(reference_id: int, outcome: Metadata | str) -> None:
+@dataclass(frozen=True)
+class Failure:
+    """A final answer that gave no metadata: the identifier does not exist, or the request was refused."""
+
+    status: str
+    message: str
+
+    @classmethod
+    def not_found(cls, message: str) -> Failure:
+        return cls(Reference.MetadataStatus.NOT_FOUND, message)
+
+    @classmethod
+    def failed(cls, message: str) -> Failure:
+        return cls(Reference.MetadataStatus.FAILED, message)
+
+
+def _record(reference_id: int, outcome: Metadata | Failure) -> None:
     """Saves one lookup's outcome: metadata into empty fields, or the error text for the writer."""
     for attempt in range(_SAVE_ATTEMPTS):
         try:
@@ -248,18 +359,22 @@ def _record(reference_id: int, outcome: Metadata | str) -> None:
             return  # deleted while we looked it up
 
 
-def _apply(reference: Reference, outcome: Metadata | str) -> list[str]:
+def _apply(reference: Reference, outcome: Metadata | Failure) -> list[str]:
     reference.metadata_fetched_at = timezone.now()
-    if isinstance(outcome, str):
-        reference.metadata_status, reference.metadata_error = Reference.MetadataStatus.FAILED, outcome
-        return ["metadata_status", "metadata_error", "metadata_fetched_at"]
+    if isinstance(outcome, Failure):
+        reference.metadata_status, reference.metadata_error = outcome.status, outcome.message
+        reference.lookup_retry_at = None
+        return ["metadata_status", "metadata_error", "metadata_fetched_at", "lookup_retry_at"]
+    if reference.metadata_status == Reference.MetadataStatus.COMPLETE:
+        return []  # a person typed the details meanwhile (or a duplicate job got here first)
     changed = _fill_empty(reference, outcome) + _fill_identifiers(reference, outcome)
     if reference.key.startswith(PROVISIONAL_KEY_PREFIX):
         first_author = reference.author_list[0] if reference.author_list else ""
         reference.key = unique_key(key_base(first_author, reference.year), exclude_pk=reference.pk)
         changed.append("key")
     reference.metadata_status, reference.metadata_error = Reference.MetadataStatus.COMPLETE, ""
-    return [*changed, "metadata_status", "metadata_error", "metadata_fetched_at"]
+    reference.lookup_retry_at = None
+    return [*changed, "metadata_status", "metadata_error", "metadata_fetched_at", "lookup_retry_at"]
 
 
 def _fill_empty(reference: Reference, metadata: Metadata) -> list[str]:
@@ -316,12 +431,23 @@ def unique_key(base: str, *, exclude_pk: int | None = None) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
+def mark_unreachable(reference_ids: Iterable[int], error: str, *, retry_at: datetime) -> None:
+    """The service could not be reached for these; the task tries again at `retry_at`."""
+    Reference.objects.filter(pk__in=list(reference_ids), metadata_status__in=AWAITING_LOOKUP).update(
+        metadata_status=Reference.MetadataStatus.UNREACHABLE,
+        metadata_error=error,
+        lookup_retry_at=retry_at,
+        updated_at=timezone.now(),
+    )
+
+
 def mark_metadata_failed(reference_ids: Iterable[int], error: str) -> None:
-    """Gives up on references still pending (the service stayed unreachable), saying why."""
-    Reference.objects.filter(pk__in=list(reference_ids), metadata_status=Reference.MetadataStatus.PENDING).update(
+    """Gives up on references still waiting (the service stayed unreachable), saying why."""
+    Reference.objects.filter(pk__in=list(reference_ids), metadata_status__in=AWAITING_LOOKUP).update(
         metadata_status=Reference.MetadataStatus.FAILED,
         metadata_error=error,
         metadata_fetched_at=timezone.now(),
+        lookup_retry_at=None,
         updated_at=timezone.now(),
     )
 
@@ -340,21 +466,19 @@ def unfinished_reasons(reference: Reference, *, today: date | None = None) -> li
     """Why this reference cannot yet be shown to readers, each reason naming it and saying what to do;
     [] when it is fit. The one predicate the workflow's fitness check asks (extend it here for new states).
 
-    A lookup still running blocks (its details, and its key, are placeholders). A failed lookup blocks
-    until a person has completed the reference by hand, which the title/source/year checks judge.
+    A lookup still running blocks (its details, and its key, are placeholders). A lookup that ended
+    without the details (not found, unreachable, failed) blocks until a person has completed the
+    reference by hand, which the title/source/year checks judge.
     """
     today = today or timezone.localdate()
     name = f"Reference {reference.key}"
-    if reference.metadata_status == Reference.MetadataStatus.PENDING:
-        return [
-            f"{name} is still waiting for its details from Crossref/PubMed: wait for the lookup to finish "
-            "(the library shows its state), or fill in its title, source and year by hand."
-        ]
+    status = reference.metadata_status
+    if status == Reference.MetadataStatus.PENDING:
+        return [f"{name} is still waiting for its details: {lookup_sentence(reference)} Wait for the lookup to finish."]
     reasons = []
-    failed = reference.metadata_status == Reference.MetadataStatus.FAILED
-    if failed and not (reference.title.strip() and reference.source.strip() and reference.year):
-        why = f" ({reference.metadata_error.strip()})" if reference.metadata_error.strip() else ""
-        reasons.append(f"{name}: the lookup of its details failed{why}; complete it by hand in the library.")
+    completed_by_hand = bool(reference.title.strip() and reference.source.strip() and reference.year)
+    if status in RETRYABLE_BY_HAND and not completed_by_hand:
+        reasons.append(f"{name}: the lookup of its details did not finish. {lookup_sentence(reference)}")
     if not reference.title.strip():
         reasons.append(f"{name} has no title: add it in the library.")
     if not reference.source.strip():

@@ -359,7 +359,7 @@ def _reference_list(numbering: _Numbering) -> str:
 def _reference_item(number: int, ref: Reference, occurrences: int, prefix: str = "") -> SafeString:
     parts = [
         format_html('<span class="reference-kind">{}</span>', ref.get_kind_display()),
-        format_html('<span class="reference-title">{}</span>', ref.title or ref.key),
+        format_html('<span class="reference-title">{}</span>', ref.title or ref.label),
     ]
     if ref.author_list:
         parts.append(format_html('<span class="reference-authors">{}</span>', _authors(ref.author_list)))

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 from django.utils import timezone
 
 HEARTBEAT_CACHE_KEY = "worker-heartbeat"
@@ -25,21 +31,50 @@ def heartbeat() -> str:
     return now
 
 
-# 1, 2 then 4 minutes between attempts: enough for a brief outage or a rate-limit window to pass.
-METADATA_RETRY_SECONDS = 60
+# Attempts after the first, with METADATA_RETRY_SECONDS times 1, 2, 4 between them (1, 2, 4 minutes by default):
+# enough for a brief outage or a rate-limit window to pass.
+METADATA_MAX_RETRIES = 3
+# SQLite (tests' shared in-memory database) can refuse a statement with "database table is locked"
+# while another thread writes, instead of waiting; PostgreSQL waits. A short pause, then again.
+LOCKED_ATTEMPTS = 5
+LOCKED_PAUSE_SECONDS = 0.2
 
 
-@shared_task(bind=True, max_retries=3)
+@shared_task(bind=True, max_retries=METADATA_MAX_RETRIES)
 def fetch_reference_metadata(self, reference_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
     """Fills new library entries from Crossref/PubMed; an unreachable service is retried, then recorded."""
     # Imported when run: references.py queues this task, so importing it here at load time would be circular.
     from .citations import ServiceUnreachable
-    from .references import fill_metadata, mark_metadata_failed
+    from .references import fill_metadata, mark_metadata_failed, mark_unreachable
 
     try:
-        fill_metadata(reference_ids)
+        _while_locked(lambda: fill_metadata(reference_ids))
     except ServiceUnreachable as exc:
         if self.request.retries >= self.max_retries:
-            mark_metadata_failed(reference_ids, f"The metadata service could not be reached: {exc}")
+            message = f"The service could not be reached in {self.max_retries + 1} attempts ({exc})."
+            _while_locked(lambda: mark_metadata_failed(reference_ids, message))
             return
-        raise self.retry(exc=exc, countdown=METADATA_RETRY_SECONDS * 2**self.request.retries) from exc
+        countdown = settings.METADATA_RETRY_SECONDS * 2**self.request.retries
+        retry_at = timezone.now() + timedelta(seconds=countdown)
+        error = str(exc)
+        _while_locked(lambda: mark_unreachable(reference_ids, error, retry_at=retry_at))
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+def _while_locked(work: Callable[[], None]) -> None:
+    for attempt in range(LOCKED_ATTEMPTS):
+        try:
+            work()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == LOCKED_ATTEMPTS - 1:
+                raise
+            time.sleep(LOCKED_PAUSE_SECONDS * (attempt + 1))
+
+
+@shared_task
+def requeue_owed_work() -> dict[str, int]:
+    """Beat: queues again the work a queue outage left owed (see articles/jobs.py)."""
+    from .jobs import requeue_owed_work as sweep
+
+    return sweep(timezone.now())

@@ -130,8 +130,16 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for a writer instead of failing with "database is locked".
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["OPTIONS"] = {"timeout": env_int("DB_TIMEOUT_SECONDS", 5), "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # A database that does not answer, or a row lock held too long, gives an error page in seconds
+    # rather than a worker stuck until the proxy gives up.
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": env_int("DB_TIMEOUT_SECONDS", 5),
+        "options": f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 5000)}",
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -255,13 +263,28 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Short timeouts and one quick publish retry: with the broker down a page still answers within a few
+# seconds, and what it could not queue is owed and re-queued by beat (articles/jobs.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("BROKER_TIMEOUT_SECONDS", 2)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3,
+    "max_retries": 1,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT + 3
 CELERY_TIMEZONE = TIME_ZONE
 # The one place for periodic jobs (beat reads it; workers on any machine run them).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "review-reminders-daily": {
         "task": "articles.tasks.send_review_reminders",
         "schedule": crontab(hour=6, minute=0),
+    },
+    "requeue-owed-work-every-2-minutes": {
+        "task": "articles.tasks.requeue_owed_work",
+        "schedule": crontab(minute="*/2"),
     },
     "heartbeat-every-5-minutes": {
         "task": "articles.tasks.heartbeat",
@@ -289,6 +312,10 @@ EUTILS_API_URL = env_str("EUTILS_API_URL", "https://eutils.ncbi.nlm.nih.gov/entr
 CROSSREF_MAILTO = env_str("CROSSREF_MAILTO", "")
 NCBI_API_KEY = env_str("NCBI_API_KEY", "")
 OUTSIDE_HTTP_TIMEOUT_SECONDS = env_int("OUTSIDE_HTTP_TIMEOUT_SECONDS", 10)
+# A failed lookup attempt waits this long times 1, 2, 4 before the next; a lookup pending this long
+# without being done (its job was never queued, or lost) is queued again by the owed-work sweep.
+METADATA_RETRY_SECONDS = env_int("METADATA_RETRY_SECONDS", 60)
+LOOKUP_OWED_AFTER_SECONDS = env_int("LOOKUP_OWED_AFTER_SECONDS", 300)
 
 # --- Citation checkers (articles/citations/: crossref, pubmed, links, age) ---------------------
 # Crossref's published limits (per client, across all our workers: kept in Redis): the polite pool (a

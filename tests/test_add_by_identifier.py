@@ -128,11 +128,12 @@ def test_unknown_identifiers_are_marked_failed_with_the_reason(celery_worker: An
     doi = Reference.objects.get(doi="10.1000/no-such-paper")
     pmid = Reference.objects.get(pmid="1")
     assert (doi.metadata_status, doi.metadata_error) == (
-        "failed",
+        "not_found",
         "Crossref has no record of DOI 10.1000/no-such-paper.",
     )
-    assert (pmid.metadata_status, pmid.metadata_error) == ("failed", "PubMed: cannot get document summary.")
+    assert (pmid.metadata_status, pmid.metadata_error) == ("not_found", "PubMed has no record of PMID 1.")
     assert doi.key == "pending-doi-10.1000-no-such-paper"  # stays provisional until someone names it
+    assert doi.label == "DOI 10.1000/no-such-paper" and not doi.lookup_finished
 
 
 def test_the_add_page_shows_what_became_of_each_line(cast: Any) -> None:
@@ -146,8 +147,9 @@ def test_the_add_page_shows_what_became_of_each_line(cast: Any) -> None:
     assert f'Already in the library: <a href="{reverse("library:detail", args=[existing.pk])}">castro2018</a>' in html
     assert "“10.1/x” is not a DOI" in html
     added = Reference.objects.get(pmid="993")
-    assert f'Added as <a href="{reverse("library:detail", args=[added.pk])}">pending-pmid-993</a>' in html
-    assert "Metadata pending" in html
+    assert f'Added as <a href="{reverse("library:detail", args=[added.pk])}">PMID 993</a>' in html
+    assert "The details are being looked up on PubMed (queued " in html
+    assert "pending-" not in html  # the placeholder key is never shown
 
 
 def test_existing_references_are_reused_by_doi_or_pmid(cast: Any) -> None:
@@ -213,7 +215,7 @@ def test_unreachable_service_leaves_it_pending_and_the_last_retry_records_it(db:
         fetch_reference_metadata.apply(args=([pending.pk],), retries=fetch_reference_metadata.max_retries)
     pending.refresh_from_db()
     assert pending.metadata_status == "failed"
-    assert pending.metadata_error.startswith("The metadata service could not be reached")
+    assert pending.metadata_error.startswith("The service could not be reached in 4 attempts")
 
 
 @pytest.mark.worker

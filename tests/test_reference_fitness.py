@@ -39,7 +39,7 @@ def hand_typed_without_title_in_the_future() -> Reference:
 def expected_reasons() -> list[str]:
     return [
         f"Reference {PENDING_KEY} is still waiting for its details",
-        f"Reference {FAILED_KEY}: the lookup of its details failed",
+        f"Reference {FAILED_KEY}: the lookup of its details did not finish. Not found",
         "Reference test2030 has no title",
         "Reference test2030 has no source",
         "Reference test2030 has the year 3013, which is in the future",
@@ -52,7 +52,7 @@ def test_unfinished_references_block_submission_each_with_its_reason(cast: Any, 
         cast, text=text_citing(f"[@doi:{PENDING_DOI}]", f"[@doi:{UNKNOWN_DOI}]", "[@test2030]")
     )
     fill_metadata([Reference.objects.get(doi=UNKNOWN_DOI).pk])  # what the worker does: Crossref says 404
-    assert Reference.objects.get(doi=UNKNOWN_DOI).metadata_status == Reference.MetadataStatus.FAILED
+    assert Reference.objects.get(doi=UNKNOWN_DOI).metadata_status == Reference.MetadataStatus.NOT_FOUND
     assert Reference.objects.get(doi=PENDING_DOI).metadata_status == Reference.MetadataStatus.PENDING
 
     with pytest.raises(workflow.NotFit) as refused:

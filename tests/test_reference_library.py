@@ -172,8 +172,9 @@ def test_list_marks_references_still_waiting_for_metadata(cast: Any) -> None:
     castro()
     Reference.objects.create(key="pending-doi-10.1000-xyz", doi="10.1000/xyz", metadata_status="pending")
     html = signed_in(cast.writer).get(LIST).content.decode()
-    assert html.count("Metadata pending") == 1
-    assert "status-metadata-pending" in html
+    assert html.count("The details are being looked up on Crossref") == 1
+    assert "lookup-pending" in html and "DOI 10.1000/xyz" in html
+    assert "pending-doi" not in html  # never the placeholder key
 
 
 def test_list_is_paginated_in_a_fixed_number_of_queries(cast: Any, django_assert_max_num_queries: Any) -> None:
@@ -215,16 +216,19 @@ def test_detail_shows_every_field_links_and_citing_articles(cast: Any) -> None:
     assert "Eczema and sleep" not in html
 
 
-def test_detail_of_a_failed_lookup_says_why(cast: Any) -> None:
+def test_detail_of_an_unknown_identifier_says_not_found(cast: Any) -> None:
     reference = Reference.objects.create(
         key="pending-doi-10.1000-nope",
         doi="10.1000/nope",
-        metadata_status="failed",
+        metadata_status="not_found",
         metadata_error="Crossref has no record of DOI 10.1000/nope.",
     )
     html = signed_in(cast.writer).get(reverse("library:detail", args=[reference.pk])).content.decode()
-    assert "Metadata lookup failed" in html
-    assert "Crossref has no record of DOI 10.1000/nope." in html
+    assert (
+        "Not found: Crossref has no record of DOI 10.1000/nope. Check the identifier, or type the details yourself."
+        in html
+    )
+    assert ">Look up again</button>" in html and "pending-doi" not in html
     assert "No article cites this reference yet." in html
 
 

@@ -16,6 +16,9 @@ from django.urls import reverse
 
 from ..identifiers import validate_citation_key
 
+# Keys given at creation, before the metadata says who wrote it and when; replaced by e.g. "castro2018".
+PROVISIONAL_KEY_PREFIX = "pending-"
+
 
 class Profile(models.Model):
     """What readers see of a person: the name and credentials printed on an approved article."""
@@ -152,9 +155,13 @@ class Reference(models.Model):
         OTHER = "other", "Other"
 
     class MetadataStatus(models.TextChoices):
-        COMPLETE = "complete", "Complete"
-        PENDING = "pending", "Metadata pending"
-        FAILED = "failed", "Metadata lookup failed"
+        """Where the automatic lookup of the details stands (articles/references.py moves it)."""
+
+        COMPLETE = "complete", "Found"
+        PENDING = "pending", "Being looked up"
+        NOT_FOUND = "not_found", "Not found"
+        UNREACHABLE = "unreachable", "Service unreachable"
+        FAILED = "failed", "Lookup failed"
 
     key = models.CharField(
         max_length=64,
@@ -174,9 +181,13 @@ class Reference(models.Model):
     pmid = models.CharField("PMID", max_length=8, unique=True, null=True, blank=True)
     pmcid = models.CharField("PMCID", max_length=20, unique=True, null=True, blank=True)
     url = models.URLField("URL", max_length=500, blank=True)
-    metadata_status = models.CharField(max_length=10, choices=MetadataStatus.choices, default=MetadataStatus.COMPLETE)
+    metadata_status = models.CharField(max_length=12, choices=MetadataStatus.choices, default=MetadataStatus.COMPLETE)
     metadata_error = models.TextField(blank=True, help_text="Why the last metadata lookup failed, for the writer.")
     metadata_fetched_at = models.DateTimeField(null=True, blank=True)
+    # When the lookup was last handed to the job queue (or was owed to it, if the queue was down), and
+    # when an unreachable service will be tried again: shown to the writer, read by the owed-work sweep.
+    lookup_queued_at = models.DateTimeField(null=True, blank=True)
+    lookup_retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -189,6 +200,31 @@ class Reference(models.Model):
     @property
     def author_list(self) -> list[str]:
         return [line.strip() for line in self.authors.splitlines() if line.strip()]
+
+    @property
+    def has_provisional_key(self) -> bool:
+        return self.key.startswith(PROVISIONAL_KEY_PREFIX)
+
+    @property
+    def label(self) -> str:
+        """What people read for it: its key once it has a real one, else the identifier it was added by."""
+        if not self.has_provisional_key:
+            return self.key
+        if self.doi:
+            return f"DOI {self.doi}"
+        return f"PMID {self.pmid}" if self.pmid else "untitled reference"
+
+    @property
+    def citation(self) -> str:
+        """How to cite it in the text: [@castro2018], or by identifier while the key is provisional."""
+        if not self.has_provisional_key:
+            return f"[@{self.key}]"
+        return f"[@doi:{self.doi}]" if self.doi else f"[@pmid:{self.pmid}]" if self.pmid else ""
+
+    @property
+    def lookup_finished(self) -> bool:
+        """Not waiting for, nor stuck in, the automatic lookup: found, or given real details by a person."""
+        return self.metadata_status == self.MetadataStatus.COMPLETE and not self.has_provisional_key
 
 
 class ArticleReference(models.Model):

@@ -7,8 +7,11 @@ from django.conf import settings
 from django.utils.safestring import SafeString
 
 from .. import readability
-from ..models import ArticleVariant, Audience
+from ..models import ArticleVariant, Audience, Reference
+from ..models.editorial import PROVISIONAL_KEY_PREFIX
+from ..references import RETRYABLE_BY_HAND, lookup_sentence
 from ..rendering import render_markdown
+from ..search import highlight
 
 register = template.Library()
 
@@ -17,6 +20,34 @@ register = template.Library()
 def safe_markdown(text: str) -> SafeString:
     """Markdown through the site's one renderer and sanitiser."""
     return render_markdown(text or "")
+
+
+@register.filter(name="highlight")
+def highlight_filter(text: str, query: str) -> SafeString:
+    """The text escaped, with the searched words marked (see articles/search.py)."""
+    return highlight(str(text or ""), query or "")
+
+
+@register.filter
+def reference_label(reference: Any) -> str:
+    """A reference (or a revision's snapshot of one) as people read it: never a placeholder key."""
+    fields: dict[str, Any] = reference if isinstance(reference, dict) else vars(reference)
+    key = str(fields.get("key") or "")
+    if not key.startswith(PROVISIONAL_KEY_PREFIX):
+        return key
+    doi, pmid = fields.get("doi"), fields.get("pmid")
+    return f"DOI {doi}" if doi else f"PMID {pmid}" if pmid else str(fields.get("title") or "untitled reference")
+
+
+@register.inclusion_tag("articles/library/_lookup.html")
+def lookup_state(reference: Reference, *, full: bool = False) -> dict[str, Any]:
+    """The reference's lookup state as a sentence; `full` adds the "Look up again" button."""
+    return {
+        "reference": reference,
+        "sentence": lookup_sentence(reference),
+        "full": full,
+        "may_retry": full and reference.metadata_status in RETRYABLE_BY_HAND and bool(reference.doi or reference.pmid),
+    }
 
 
 @register.inclusion_tag("articles/desk/_readability.html")

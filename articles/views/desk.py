@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, editing, roles, versioning, workflow
+from .. import citing, editing, jobs, roles, versioning, workflow
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -488,7 +488,10 @@ def new_article(request: HttpRequest) -> HttpResponse:
     article_form = ArticleForm(request.POST or None)
     forms_by_audience = variant_forms(request.POST or None)
     if request.method == "POST" and article_form.is_valid() and all(f.is_valid() for f in forms_by_audience.values()):
-        article = editing.create_article(by=request.user, text=article_text(article_form, forms_by_audience))
+        with jobs.owed_notes() as owed:
+            article = editing.create_article(by=request.user, text=article_text(article_form, forms_by_audience))
+        if owed:
+            messages.warning(request, jobs.owed_message(owed))
         return redirect("desk:article", slug=article.slug)
     return render(
         request, "articles/desk/editor.html", {"article_form": article_form, "panels": _panels(forms_by_audience)}
@@ -520,20 +523,24 @@ def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
         return _editor(request, article, article_form, forms_by_audience, status=400)
     text = article_text(article_form, forms_by_audience)
     try:
-        changed = editing.save_article(
-            article,
-            by=request.user,
-            base_version=article_form.cleaned_data["base_version"] or 0,
-            text=text,
-            comment=article_form.cleaned_data["comment"],
-        )
+        with jobs.owed_notes() as owed:
+            changed = editing.save_article(
+                article,
+                by=request.user,
+                base_version=article_form.cleaned_data["base_version"] or 0,
+                text=text,
+                comment=article_form.cleaned_data["comment"],
+            )
     except editing.EditConflict as conflict:
         return _conflict(request, conflict.article, article_form, forms_by_audience)
     except editing.EditNotAllowed as locked:
         # E.g. a reviewer started while this editor was open: keep the typing, say why it was not saved.
         messages.error(request, str(locked))
         return _editor(request, article, article_form, forms_by_audience, status=409)
-    messages.success(request, "Saved." if changed else "Nothing changed.")
+    if owed:
+        messages.warning(request, jobs.owed_message(owed))  # saved, but its follow-up work is owed
+    else:
+        messages.success(request, "Saved." if changed else "Nothing changed.")
     return redirect("desk:article", slug=article.slug)
 
 

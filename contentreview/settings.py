@@ -92,6 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Stored public pages for anonymous readers, served before sessions, CSRF and auth (articles/page_cache.py).
+    "articles.page_cache.PublicPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,7 +152,7 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 _REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 CACHES: dict[str, dict[str, Any]] = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "contentreview.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "contentreview",
         "TIMEOUT": 300,
@@ -158,7 +160,7 @@ CACHES: dict[str, dict[str, Any]] = {
     },
     # Whole public pages for anonymous readers (articles/page_cache.py); may be a Redis of its own.
     "pages": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "contentreview.cache.RedisCache",
         "LOCATION": env_str("PAGE_CACHE_URL", REDIS_URL),
         "KEY_PREFIX": "contentreview-pages",
         "OPTIONS": _REDIS_OPTIONS,

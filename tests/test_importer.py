@@ -417,3 +417,17 @@ def test_upload_requires_the_csrf_token(cast, library):
     client.force_login(cast.writer)
     assert upload(client).status_code == 403
     assert Article.objects.count() == 0
+
+
+def test_command_dry_run_shows_the_plan_and_writes_nothing(cast, library, capsys):
+    before = row_counts()
+    call_command(
+        "import_article", str(SAMPLES / "qa_flattened.txt"), "--audience", "patient", "--author", cast.writer.username,
+        "--dry-run",
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert out.startswith("Would import “Can I cut down my steroid tablets")
+    assert "[warning] New library reference oral2014 for 4" in out
+    assert "[warning] Could not match citation [@11]" in out
+    assert row_counts() == before

@@ -8,6 +8,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import docx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -54,9 +55,21 @@ BAD_FILES = [
     ("empty.txt", b"", None, "The submitted file is empty"),
     ("blank.txt", b"  \n\n \n", None, "is empty"),
     ("not-a-zip.docx", b"This is plain text pretending to be Word.", None, "is not a Word document (.docx)"),
+    ("cut.docx", b"", None, "is not a Word document (.docx)"),  # filled in below: half of a real .docx
     ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, None, "old Word .doc file"),
     ("huge.txt", b"a" * (MAX_IMPORT_BYTES + 1), None, "larger than 1.0"),
 ]
+
+
+def _half_a_word_document() -> bytes:
+    buffer = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("A question?")
+    document.save(buffer)
+    return buffer.getvalue()[: len(buffer.getvalue()) // 2]
+
+
+BAD_FILES = [(n, _half_a_word_document() if n == "cut.docx" else c, b, s) for n, c, b, s in BAD_FILES]
 
 
 @pytest.mark.parametrize(("name", "content", "bibliography", "says"), BAD_FILES, ids=[b[0] for b in BAD_FILES])

@@ -274,3 +274,36 @@ def test_import_page_is_linked_and_offers_the_templates(client, cast):
     word = client.get(reverse("import_template_docx"))
     assert word.status_code == 200 and word["Content-Disposition"] == 'attachment; filename="article-template.docx"'
     assert docx.Document(io.BytesIO(word.content)).paragraphs[0].text == "Write the question or headline here?"
+
+
+def test_word_tables_and_split_superscript_runs_are_kept(cast, library):
+    document = docx.Document()
+    document.add_paragraph("Which biologic suits which kind of severe asthma?", style="Title")
+    document.add_heading("Bottom line", level=1)
+    p = document.add_paragraph("It depends on the blood tests")
+    for piece in ("2", ",", " 3"):  # Word often stores "2, 3" as three superscript runs
+        marker(p, piece)
+    document.add_heading("At a glance", level=1)
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Medicine", "Works best when"
+    table.cell(1, 0).text = "Dupilumab"
+    marker(table.cell(1, 1).paragraphs[0], "2")
+    table.cell(1, 1).paragraphs[0].runs[0].text = "2"
+    table.cell(1, 1).paragraphs[0].insert_paragraph_before("Eosinophils | FeNO are raised")
+    document.add_heading("References", level=1)
+    for item in (
+        "Unused first entry. PMID: 25199060",
+        "Castro M. doi:10.1056/NEJMoa1804092",
+        "Wenzel S. PMID: 23688323",
+    ):
+        document.add_paragraph(item, style="List Number")
+    buffer = io.BytesIO()
+    document.save(buffer)
+
+    plan = plan_import(read_import_file(io.BytesIO(buffer.getvalue()), "t.docx"), audience=Audience.CLINICIAN)
+
+    assert plan.text.summary == "It depends on the blood tests [@castro2018; @wenzel2013]"
+    assert (
+        "| Medicine | Works best when |\n| --- | --- |\n| Dupilumab | Eosinophils \\| FeNO are raised [@castro2018] |"
+        in (plan.text.body)
+    )

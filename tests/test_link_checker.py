@@ -3,11 +3,13 @@ dead, and the addresses it must never fetch."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.test import override_settings
 
 from articles.citations.links import LinkChecker
@@ -209,12 +211,22 @@ def test_dead_only_after_failures_on_three_different_days(fakeweb: FakeWeb) -> N
         assert check_on("2026-03-05T09:00:00+00:00").standing == Standing.LINK_FAILING
 
 
-def test_at_most_the_configured_number_of_requests_per_host_at_once(fakeweb: FakeWeb) -> None:
+def test_at_most_the_configured_number_of_requests_per_host_at_once_across_workers(fakeweb: FakeWeb) -> None:
     urls = [fakeweb.add_page(f"/slow/{n}", delay=0.2) for n in range(6)]
+    verdicts: list[Verdict] = []
+
+    def worker(share: list[str]) -> None:  # two workers, each checking 8 URLs at once, share the host's slots
+        verdicts.extend(check(*share))
+
     with override_settings(LINK_CHECK_PER_HOST=2, LINK_CHECK_PARALLEL=8):
-        verdicts = check(*urls)
+        threads = [threading.Thread(target=worker, args=(urls[n::2],)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert [v.standing for v in verdicts] == [Standing.CLEAN] * 6
     assert fakeweb.max_in_flight == 2
+    assert cache.get("hostslot:127.0.0.1:0") is None  # every slot given back
 
 
 def test_production_refuses_to_start_with_loopback_link_checks_allowed() -> None:

@@ -5,6 +5,7 @@ costs speed."""
 
 from __future__ import annotations
 
+import gzip
 import socket
 from datetime import timedelta
 from typing import Any
@@ -246,3 +247,18 @@ def test_renaming_an_address_in_the_admin_retires_the_stored_page(client: Any, c
     assert staff.post(change, data).status_code == 302
     assert client.get(old).status_code == 404
     assert client.get("/articles/a-new-address/patient/").status_code == 200
+
+
+def test_a_stored_page_keeps_its_security_headers_and_is_sent_compressed_when_accepted(
+    client: Any, article: Article
+) -> None:
+    fresh = client.get(url(article))
+    stored = client.get(url(article), HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert stored["Content-Encoding"] == "gzip"
+    assert gzip.decompress(stored.content) == fresh.content
+    assert "Accept-Encoding" in stored["Vary"] and "Cookie" not in stored["Vary"]
+    assert stored["ETag"] != fresh["ETag"]  # each encoding is its own representation
+    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        assert stored[header] == fresh[header]
+    again = client.get(url(article), HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=stored["ETag"])
+    assert again.status_code == 304

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, QuerySet
-from django.db.models.functions import Greatest
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseBase
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
@@ -33,9 +33,11 @@ STALE_SECONDS = 300
 
 
 def live_articles() -> QuerySet[Article]:
-    """Approved articles with when a reader last saw something change on them."""
+    """Approved articles with when a reader last saw something change on them: `public_changed_at`, which
+    every reader-visible change sets through page_cache.public_pages_changed (a publication, a re-review,
+    a reader notice opened or closed…); the approval time for articles published before it existed."""
     return Article.objects.published().annotate(
-        modified_at=Greatest(F("live_publication__approved_at"), F("approved_at"))
+        modified_at=Coalesce(F("public_changed_at"), F("live_publication__approved_at"))
     )
 
 

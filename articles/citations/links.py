@@ -20,7 +20,6 @@ from __future__ import annotations
 import enum
 import ipaddress
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import http
+from .ratelimit import HostSlots
 from .verdicts import ReferenceToCheck, Standing, Verdict, in_batch_order
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -131,7 +131,7 @@ def resolve(host: str, port: int) -> str:
 
 
 class LinkChecker:
-    """URLs → verdicts; LINK_CHECK_PARALLEL URLs at once, at most LINK_CHECK_PER_HOST on one host.
+    """URLs → verdicts; LINK_CHECK_PARALLEL URLs at once, at most LINK_CHECK_PER_HOST on one host (all workers).
 
     `link_failures` of each ReferenceToCheck are the failures since the link last worked: the watch keeps
     them; this checker only counts their distinct days.
@@ -143,8 +143,9 @@ class LinkChecker:
     def __init__(self, *, retries: int | None = None, backoff: float = http.BACKOFF_SECONDS) -> None:
         self._retries = settings.LINK_CHECK_RETRIES if retries is None else retries
         self._backoff = backoff
-        self._host_slots: dict[str, threading.Semaphore] = {}
-        self._lock = threading.Lock()
+        # Per host across all workers (Redis): a sweep fans out over many workers, and a site sees them all.
+        max_seconds = float(settings.LINK_CHECK_MAX_SECONDS)
+        self._host_slots = HostSlots(settings.LINK_CHECK_PER_HOST, lease=max_seconds + 5, wait=max_seconds)
         self._canary: bool | None = None
 
     def check(self, batch: Sequence[ReferenceToCheck]) -> list[Verdict]:
@@ -157,10 +158,13 @@ class LinkChecker:
 
     # --- fetching ---------------------------------------------------------------------------------
     def _probe_politely(self, url: str) -> Probe:
-        host = httpx.URL(url).host if url.lower().startswith(("http://", "https://")) else ""
-        with self._lock:
-            slots = self._host_slots.setdefault(host, threading.Semaphore(max(1, settings.LINK_CHECK_PER_HOST)))
-        with slots:
+        try:
+            host = httpx.URL(url).host.lower()
+        except ValueError:
+            host = ""
+        if not host:
+            return self.probe(url)  # refused before any connection; nothing to be polite to
+        with self._host_slots.slot(host):
             return self.probe(url)
 
     def probe(self, url: str) -> Probe:

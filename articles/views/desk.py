@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,7 +34,7 @@ from ..forms import (
     variant_forms,
 )
 from ..models import Article, ArticleVariant, Audience, ReviewAssignment, ReviewRound, WorkflowEvent
-from ..rendering import ReferenceLookup, render_article_text
+from ..rendering import BODY_MAX_CHARS, ReferenceLookup, render_article_text, validate_body
 from . import history
 
 TRACKER = [
@@ -471,8 +471,13 @@ def preview(request: HttpRequest) -> HttpResponse:
     sanitiser, with citations resolved against the whole library (as saving would attach them)."""
     if not (roles.is_writer(request.user) or roles.is_editor(request.user)):
         raise PermissionDenied
-    limit = 200_000  # characters; far beyond any article, short of a denial of service
-    typed = {name: request.POST.get(name, "")[:limit] for name in ("title", "summary", "body")}
+    typed = {name: request.POST.get(name, "") for name in ("title", "summary", "body")}
+    try:
+        # The same bound as saving: the preview must never cost more than the worst text one may save.
+        validate_body(typed["body"])
+    except ValidationError as refusal:
+        return render(request, "articles/desk/_preview_refused.html", {"messages_": refusal.messages}, status=422)
+    typed["title"], typed["summary"] = typed["title"][:300], typed["summary"][:BODY_MAX_CHARS]
     audience = request.POST.get("audience", Audience.PATIENT)
     variant = ArticleVariant(audience=audience if audience in Audience.values else Audience.PATIENT, **typed)
     lookup = ReferenceLookup.from_references(editing.library_entries_cited_in(variant.body))

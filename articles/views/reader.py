@@ -3,6 +3,7 @@ never the working copy; with PUBLISH_PENDING on, never-approved submissions show
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,10 +161,11 @@ def _pick(versions: dict[str, Any], audience: str) -> Any:
 
 def _published_context(article: Article, audience: str) -> dict[str, Any]:
     publication = live_publication(article)
-    versions = {v.audience: v for v in publication.variants.all()}
-    if not versions:
+    # Only the version shown, without its search text: a long article's other version is as large again.
+    variants = publication.variants.defer("body_text")
+    shown = variants.filter(audience=audience).first() or variants.first()
+    if shown is None:
         raise Http404("Empty publication")
-    shown = _pick(versions, audience)
     return {
         "publication": publication,
         "shown": shown,
@@ -177,7 +179,14 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
 def _stored_html(html: str) -> SafeString:
     """HTML frozen at approval was sanitised then; the database returns a plain string, so it is passed
     through the allow-list once more (fast, and a row edited outside the app still cannot inject)."""
-    return mark_safe(sanitise(html))  # noqa: S308 - sanitised by the allow-list
+    return mark_safe(_sanitised(html))  # noqa: S308 - sanitised by the allow-list
+
+
+@functools.lru_cache(maxsize=32)
+def _sanitised(html: str) -> str:
+    # Keyed by the HTML itself, so it is exactly sanitise(); publications never change, so a long article
+    # read again costs a lookup instead of another pass of the allow-list.
+    return sanitise(html)
 
 
 def _pending_context(article: Article, audience: str) -> dict[str, Any]:

@@ -18,7 +18,8 @@
   function refresh(textarea, target) {
     const body = new URLSearchParams(fieldsOf(textarea));
     fetch(url, { method: "POST", body, headers: { "X-CSRFToken": token }, credentials: "same-origin" })
-      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      // 422: the text is over a limit; the answer names it.
+      .then((response) => (response.ok || response.status === 422 ? response.text() : Promise.reject(response.status)))
       .then((html) => { target.innerHTML = html; })
       .catch(() => { target.textContent = "Preview unavailable; your text is not affected."; });
   }

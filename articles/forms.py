@@ -30,7 +30,9 @@ class ArticleForm(forms.Form):
 
 class VariantForm(forms.Form):
     title = forms.CharField(max_length=300, required=False, label="Heading shown")
-    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Bottom line")
+    summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Bottom line", validators=[validate_body]
+    )
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 24}),  # data-preview-target is set per audience below
         required=False,

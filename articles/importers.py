@@ -202,10 +202,11 @@ def plan_import(
     _check_title(title, line)
     if len(topic.strip()) > TOPIC_MAX_LENGTH:
         raise ImportFailed(f"the topic is {len(topic.strip())} characters long; at most {TOPIC_MAX_LENGTH} fit.")
-    try:
-        validate_body(parsed.body)  # the editor's bounds: length, brackets, nesting
-    except ValidationError as refusal:
-        raise ImportFailed(refusal.messages[0]) from refusal
+    for part, text in (("The Bottom line", parsed.summary), ("The text", parsed.body)):
+        try:
+            validate_body(text)  # the editor's bounds: length, brackets, nesting
+        except ValidationError as refusal:
+            raise ImportFailed(refusal.messages[0].replace("The text", part, 1)) from refusal
     resolution = _Resolution.resolve(parsed.references)
     resolution.attach_cited_identifiers(find_citations(parsed.summary) + find_citations(parsed.body))
     rewrite = _CitationRewriter(resolution.by_label, resolution.known_identifiers())

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "articles",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused during a pause into the "paused" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contentreview.urls"
@@ -183,6 +186,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Sign-in abuse (django-axes; the site's two callables are in articles/sign_in.py) ----------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses before a password is even checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After this many wrong passwords in a row, counted per account and, separately, per address (site
+# login and admin alike), signing in is paused for the cool-off; a success clears the count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "articles.sign_in.client_ip"
+AXES_LOCKOUT_CALLABLE = "articles.sign_in.lockout_response"
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link works for one day (and once)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "articles:index"

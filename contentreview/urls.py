@@ -13,6 +13,8 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password change and reset (templates/registration/, in the site's look; email through EMAIL_BACKEND).
+    path("accounts/", include("django.contrib.auth.urls")),
     path("desk/import/", importing.import_article_page, name="import_article"),
     path("desk/import/article-template.docx", importing.import_template_docx, name="import_template_docx"),
     path("desk/", include("articles.desk_urls")),

@@ -112,6 +112,25 @@ def test_a_notice_cited_by_mistake_is_named_as_the_notice_of_the_paper(fakeweb: 
     assert "retraction notice of 10.5555/the.paper" in retraction.summary
 
 
+def test_an_in_place_retraction_is_the_paper_retracted_not_a_notice(fakeweb: FakeWeb) -> None:
+    itself = [crossref_update("10.5555/in-place", "retraction", date=(2023, 4, 5))]
+    fakeweb.add_work("10.5555/in-place", updated_by=itself, update_to=itself)
+    (verdict,) = crossref("10.5555/in-place")
+    assert verdict.standing == Standing.RETRACTED
+    assert verdict.evidence["notices"][0]["found_via"] == "updated-by and updates-query"
+
+
+def test_a_paper_reinstated_after_its_retraction_is_no_longer_retracted(fakeweb: FakeWeb) -> None:
+    fakeweb.add_work("10.5555/reinstated", updated_by=[
+        crossref_update("10.5555/ret", "retraction", source="retraction-watch", date=(2019, 1, 2), record_id=1),
+        crossref_update("10.5555/back", "reinstatement", source="retraction-watch", date=(2020, 6, 7), record_id=2),
+    ])  # fmt: skip
+    (verdict,) = crossref("10.5555/reinstated")
+    assert verdict.standing == Standing.NOTE
+    assert verdict.summary.startswith("Reinstated after a retraction on 7 June 2020")
+    assert [entry["notice_doi"] for entry in verdict.evidence["set_aside"]] == ["10.5555/ret"]
+
+
 def test_disagreeing_sources_are_both_shown(fakeweb: FakeWeb) -> None:
     fakeweb.add_work(
         "10.5555/disputed",

@@ -57,6 +57,9 @@ BAD_FILES = [
     ("not-a-zip.docx", b"This is plain text pretending to be Word.", None, "is not a Word document (.docx)"),
     ("cut.docx", b"", None, "is not a Word document (.docx)"),  # filled in below: half of a real .docx
     ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, None, "old Word .doc file"),
+    ("brackets.md", ("# T\n\n" + "[" * 8000 + "\n").encode(), None, "The text has 8,000 opening square brackets"),
+    ("bl.md", ("# T\n\n## Bottom line\n\n" + "[a](" * 2000 + "\n").encode(), None, "The Bottom line has 2,000"),
+    ("nested.md", ("# T\n\n" + "".join("  " * i + "- x\n" for i in range(60))).encode(), None, "the limit is 6 levels"),
     ("huge.txt", b"a" * (MAX_IMPORT_BYTES + 1), None, "larger than 1.0"),
 ]
 

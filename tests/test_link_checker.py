@@ -225,7 +225,7 @@ def test_at_most_the_configured_number_of_requests_per_host_at_once_across_worke
         for thread in threads:
             thread.join()
     assert [v.standing for v in verdicts] == [Standing.CLEAN] * 6
-    assert fakeweb.max_in_flight == 2
+    assert fakeweb.max_in_flight <= 2  # (2 when the machine is not too busy to overlap them)
     assert cache.get("hostslot:127.0.0.1:0") is None  # every slot given back
 
 

@@ -257,3 +257,9 @@ def test_the_importer_refuses_a_body_over_a_limit_and_writes_nothing(cast: Any, 
     with pytest.raises(ImportFailed, match=limit):
         import_article(f"# A title\n\n{body}\n", audience="patient", author=cast.writer)
     assert not Article.objects.exists()
+
+
+def test_the_bottom_line_is_bounded_like_the_body() -> None:
+    form = variant_forms({"patient-title": "T", "patient-summary": "[" * 5000, "patient-body": "Fine."})["patient"]
+    assert not form.is_valid()
+    assert f"the limit is {BODY_MAX_BRACKETS:,}" in " ".join(str(error) for error in form.errors["summary"])

@@ -232,6 +232,7 @@ UPDATE_STANDINGS: dict[str, Standing] = {
     "expression_of_concern": Standing.UNDER_QUESTION,
     "new_version": Standing.SUPERSEDED, "new_edition": Standing.SUPERSEDED,
     "addendum": Standing.NOTE, "clarification": Standing.NOTE,
+    "reinstatement": Standing.NOTE,  # Retraction Watch: a retraction withdrawn; see _set_aside_reinstated
 }  # fmt: skip
 # A record that updates another with one of these is a newer version of it, not a notice about it.
 VERSION_TYPES = frozenset({"new_version", "new_edition"})
@@ -347,7 +348,8 @@ def _judge(
     """One DOI's verdict from its work (None: Crossref has none) and the notices found pointing at it."""
     evidence: dict[str, Any] = {"doi": doi}
     if work is not None:
-        notice_of = [u for u in work.update_to if u.type not in VERSION_TYPES]
+        # A record updating itself (an in-place retraction) is the paper, retracted; not a notice.
+        notice_of = [u for u in work.update_to if u.type not in VERSION_TYPES and u.doi != doi]
         if notice_of:
             return _is_notice(doi, notice_of, evidence)
     findings = _findings(doi, work, notices)
@@ -375,6 +377,10 @@ def _findings(doi: str, work: CrossrefWork | None, notices: Sequence[CrossrefWor
     for update in work.updated_by if work else ():
         finding = Finding(update, "updated-by")
         found.setdefault((update.doi, update.type, finding.source), finding)
+    for update in work.update_to if work else ():
+        if update.doi == doi:  # in place: the record is its own notice
+            finding = Finding(update, "update-to on itself")
+            found.setdefault((update.doi, update.type, finding.source), finding)
     for notice in notices:
         for target in notice.update_to:
             if target.doi != doi:
@@ -390,7 +396,19 @@ def _findings(doi: str, work: CrossrefWork | None, notices: Sequence[CrossrefWor
     return list(found.values())
 
 
+def _set_aside_reinstated(findings: list[Finding], evidence: dict[str, Any]) -> list[Finding]:
+    """A paper reinstated after its retraction is what it is now: the earlier retractions no longer count."""
+    reinstated = [f.update.updated or date.max for f in findings if f.update.type == "reinstatement"]
+    if not reinstated:
+        return findings
+    latest = max(reinstated)
+    superseded = [f for f in findings if f.standing == Standing.RETRACTED and (f.update.updated or date.min) <= latest]
+    evidence["set_aside"] = [dict(f.evidence(), why="reinstated later") for f in superseded]
+    return [f for f in findings if f not in superseded]
+
+
 def _bad_news(findings: list[Finding], evidence: dict[str, Any]) -> Judgement:
+    findings = _set_aside_reinstated(findings, evidence)
     ordered = sorted(findings, key=lambda f: (SEVERITY.index(f.standing), -(f.update.updated or date.min).toordinal()))
     worst = ordered[0]
     disagreements = _disagreements(findings)
@@ -413,6 +431,8 @@ def _summary(worst: Finding, others: list[Finding], disagreements: list[str]) ->
     text = HEADLINES[worst.standing]
     if worst.standing == Standing.NOTE:
         text = f"Has {'an' if u.type[:1] in 'aeiou' else 'a'} {u.type.replace('_', ' ')}"
+    if u.type == "reinstatement":
+        text = "Reinstated after a retraction"
     if u.updated:
         text += f" on {u.updated.day} {u.updated:%B %Y}"
     per = f"per {SOURCE_NAMES.get(worst.source, worst.source)}"

@@ -197,8 +197,11 @@ def _typographic_dashes(state: StateCore) -> None:
     """Python-Markdown's "smarty" replacements the site has always had: en and em dashes, ellipsis
     (markdown-it's own set also turns "(c)" into ©, which would spoil list labels such as "(a) (b) (c)")."""
     for block in state.tokens:
+        in_autolink = False  # a bare address shown as a link keeps its characters
         for token in block.children or ():
-            if token.type == "text":
+            if token.type in ("link_open", "link_close") and token.info == "auto":
+                in_autolink = token.type == "link_open"
+            elif token.type == "text" and not in_autolink:
                 token.content = token.content.replace("---", "\u2014").replace("--", "\u2013").replace("...", "\u2026")
 
 

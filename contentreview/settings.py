@@ -344,7 +344,7 @@ LOOKUP_OWED_AFTER_SECONDS = env_int("LOOKUP_OWED_AFTER_SECONDS", 300)
 CROSSREF_RATE_PER_SECOND = env_int("CROSSREF_RATE_PER_SECOND", 10 if CROSSREF_MAILTO else 5)
 CROSSREF_LIST_RATE_PER_SECOND = env_int("CROSSREF_LIST_RATE_PER_SECOND", 3 if CROSSREF_MAILTO else 1)
 # DOIs per filtered request (`filter=doi:…,doi:…` and `filter=updates:…`): keeps the URL a sane length.
-CROSSREF_DOIS_PER_REQUEST = env_int("CROSSREF_DOIS_PER_REQUEST", 25)
+CROSSREF_DOIS_PER_REQUEST = env_int("CROSSREF_DOIS_PER_REQUEST", 50)
 # NCBI asks for a tool name and a contact address on every E-utilities request.
 NCBI_TOOL = env_str("NCBI_TOOL", "contentreview")
 NCBI_EMAIL = env_str("NCBI_EMAIL", CROSSREF_MAILTO)

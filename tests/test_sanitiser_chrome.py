@@ -81,3 +81,10 @@ def test_publications_frozen_by_the_earlier_renderer_keep_their_footnotes() -> N
     assert sanitise(frozen) == frozen.replace('href="#fn:1"', 'href="#fn:1" rel="noopener noreferrer"').replace(
         'href="#fnref:1"', 'href="#fnref:1" rel="noopener noreferrer"'
     )
+
+
+def test_typography_turns_dashes_and_dots_but_leaves_addresses_and_code_alone() -> None:
+    html = render_markdown("Weeks 2--4 --- then... see <https://example.org/a--b> and `x--y` and (a) (b) (c).")
+    assert "Weeks 2\u20134 \u2014 then\u2026" in html
+    assert ">https://example.org/a--b</a>" in html and "<code>x--y</code>" in html
+    assert "(c)" in html and "\u00a9" not in html

@@ -15,9 +15,11 @@ from . import editing, page_cache
 from .models import (
     Article,
     ArticleReference,
+    ArticleUpdate,
     ArticleVariant,
     Profile,
     Publication,
+    ReaderFeedback,
     Reference,
     ReviewAssignment,
     WorkflowEvent,
@@ -27,7 +29,7 @@ from .models import (
 class ProfileInline(admin.StackedInline[Profile, User]):
     model = Profile
     can_delete = False
-    fields = ["display_name", "credentials", "bio"]
+    fields = ["display_name", "credentials", "specialty", "bio", "disclosures"]
 
 
 class PersonAdmin(UserAdmin[User]):
@@ -142,6 +144,24 @@ class ReviewAssignmentAdmin(ReadOnlyAdmin):
 class PublicationAdmin(ReadOnlyAdmin):
     list_display = ["title", "approved_at", "content_version", "revision"]
     list_select_related = ["revision"]
+
+
+@admin.register(ReaderFeedback)
+class ReaderFeedbackAdmin(ReadOnlyAdmin):
+    """Moderation happens on the desk (articles.feedback); here editors can look things up."""
+
+    list_display = ["received_at", "article", "kind", "category", "status", "decided_by"]
+    list_filter = ["kind", "category", "status"]
+    list_select_related = ["article", "decided_by"]
+    search_fields = ["article__title", "text"]
+    exclude = ["email"]  # only the reply needs it, and it is erased after FEEDBACK_EMAIL_RETENTION_DAYS
+
+
+@admin.register(ArticleUpdate)
+class ArticleUpdateAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "article", "kind", "note", "by"]
+    list_filter = ["kind"]
+    list_select_related = ["article", "by"]
 
 
 @admin.register(Reference)

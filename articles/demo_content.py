@@ -20,6 +20,8 @@ PEOPLE: list[dict[str, Any]] = [
             "Dana trained in medicine before turning to health writing. She explains respiratory and "
             "allergy research for patients and busy clinicians, and checks every claim against its source."
         ),
+        "specialty": "Respiratory and allergy writing",
+        "disclosures": "",
     },
     {
         "username": "reviewer",
@@ -29,6 +31,8 @@ PEOPLE: list[dict[str, Any]] = [
         "display_name": "Dr. Priya Raman",
         "credentials": "MD, pulmonologist",
         "bio": "Consultant in respiratory medicine with a severe-asthma clinic.",
+        "specialty": "Respiratory medicine",
+        "disclosures": "Advisory-board fees from a maker of inhaled medicines (2024); none related to biologics.",
     },
     {
         "username": "reviewer2",
@@ -38,6 +42,8 @@ PEOPLE: list[dict[str, Any]] = [
         "display_name": "Dr. Tomás Lindqvist",
         "credentials": "MD, allergist and immunologist",
         "bio": "Allergist with a research interest in type 2 inflammation of the upper and lower airway.",
+        "specialty": "Allergy and clinical immunology",
+        "disclosures": "",
     },
     {
         "username": "editor",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import desk, history
+from .views import desk, feedback_desk, history
 
 app_name = "desk"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("articles/", desk.my_articles, name="mine"),
     path("articles/new/", desk.new_article, name="new"),
     path("preview/", desk.preview, name="preview"),
+    path("feedback/", feedback_desk.backlog, name="feedback"),
+    path("feedback/<int:pk>/", feedback_desk.item_page, name="feedback_item"),
+    path("feedback/<int:pk>/<slug:action>/", feedback_desk.decide, name="feedback_decide"),
     path("articles/<slug:slug>/", desk.article_page, name="article"),
     path("articles/<slug:slug>/edit/", desk.edit_article, name="edit"),
     path("articles/<slug:slug>/do/<slug:action>/", desk.act, name="act"),

@@ -118,7 +118,13 @@ class _ConflictDeclaration(forms.Form):
 
 
 class ApproveForm(_ConflictDeclaration, DecisionForm):
-    pass
+    # Shown only when re-approving a live article; required there for a substantive change (corrections.py).
+    change_note = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Public change note",
+        help_text="One line readers see under “Updates” on the article and on /updates/.",
+    )
 
 
 class ConfirmForm(_ConflictDeclaration, DecisionForm):

@@ -181,7 +181,8 @@ def _created_text(given: SourceReference, reference: Reference) -> str:
     title = reference.title if len(reference.title) <= 80 else reference.title[:79].rstrip() + "…"
     what = f"“{title}”" if title else (f"DOI {reference.doi}" if reference.doi else f"PMID {reference.pmid}")
     pending = "; its details will be looked up" if given.metadata_pending else ""
-    return f"New library reference {reference.key} for {given.label}: {what}{pending}. Check its details."
+    new = f"New library reference {reference.key} for the file's reference {given.label}"
+    return f"{new}: {what}{pending}. Check its details."
 
 
 def plan_import(

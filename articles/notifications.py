@@ -139,3 +139,16 @@ def rereview_due(article: Article, reviewers: list[User]) -> None:
         f"“{article.title}” was last reviewed on {article.approved_at:%d %B %Y}. Please check it is still "
         f"accurate, or ask for changes.\n\nReview it: {_link('desk:article', article)}\n",
     )
+
+
+def reader_feedback_received(item: Any) -> None:
+    # The reader's words stay on the desk page: an email carrying them would turn any link in them live.
+    article = item.article
+    if item.kind == "problem":
+        subject = f"Problem reported ({item.get_category_display().lower()}): {article.title}"
+        what = f"A reader reported a problem ({item.get_category_display().lower()}) with"
+    else:
+        subject = f"Reader question: {article.title}"
+        what = "A reader asked a follow-up question about"
+    link = settings.SITE_URL.rstrip("/") + reverse("desk:feedback_item", kwargs={"pk": item.pk})
+    _send(item.handlers.all(), subject, f"{what} “{article.title}”.\n\nRead and handle it: {link}\n")

@@ -25,8 +25,9 @@ from urllib.parse import quote
 
 import nh3
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html, format_html_join, strip_tags
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import slugify
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
@@ -453,13 +454,50 @@ def render_article_text(body: str, lookup: ReferenceLookup, *, id_prefix: str = 
     """One audience version's body with numbered citation markers, and its own numbered reference list.
     `id_prefix` (e.g. "patient-") goes before every citation anchor id, for pages that show both versions."""
     numbering = _Numbering(lookup=lookup, id_prefix=id_prefix)
-    body_html = sanitise(_convert(body, numbering))
+    body_html = tighten_citations(sanitise(_convert(body, numbering)))
     return RenderedText(
         body_html=mark_safe(body_html),  # noqa: S308 - sanitised by the allow-list
         references_html=mark_safe(sanitise(_reference_list(numbering))),  # noqa: S308 - sanitised
         cited=numbering.cited,
         unknown=numbering.unknown,
     )
+
+
+# Writers type "a claim [@key]." with a space; typeset text puts the number right after the word.
+_SPACE_BEFORE_CITATION = re.compile(r'\s+(<sup class="citation")')
+
+
+def tighten_citations(html: str) -> str:
+    """No space before a citation number (also applied to HTML frozen before this rule existed)."""
+    return _SPACE_BEFORE_CITATION.sub(r"\1", html)
+
+
+# Headings of sanitised HTML carry no attributes (the allow-list gives them none), so this pattern is exact.
+_SECTION_HEADING = re.compile(r"<h2>(.*?)</h2>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Section:
+    anchor: str
+    title: str
+
+
+def anchor_sections(html: str) -> tuple[str, list[Section]]:
+    """Sanitised body HTML with an id on each h2, and the sections in order, for "On this page".
+    The ids come from slugify (letters, digits, hyphens), so adding them after sanitising is safe."""
+    sections: list[Section] = []
+
+    def anchor(match: re.Match[str]) -> str:
+        title = strip_tags(match.group(1)).strip()
+        base = "section-" + (slugify(title)[:60] or str(len(sections) + 1))
+        taken = {s.anchor for s in sections}
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base}-{n}", n + 1
+        sections.append(Section(slug, title))
+        return f'<h2 id="{slug}">{match.group(1)}</h2>'
+
+    return _SECTION_HEADING.sub(anchor, html), sections
 
 
 # --- The reference list ------------------------------------------------------------------------------

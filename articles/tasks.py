@@ -78,3 +78,11 @@ def requeue_owed_work() -> dict[str, int]:
     from .jobs import requeue_owed_work as sweep
 
     return sweep(timezone.now())
+
+
+@shared_task
+def erase_expired_reader_emails() -> int:
+    """Daily: readers' email addresses are kept only FEEDBACK_EMAIL_RETENTION_DAYS after receipt."""
+    from .feedback import erase_expired_emails
+
+    return erase_expired_emails(timezone.now())

@@ -36,7 +36,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import citing, notifications, page_cache, publishing, readability, references, roles, versioning
+from . import citing, corrections, notifications, page_cache, publishing, readability, references, roles, versioning
 from .models import Article, Audience, Publication, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
 
 Status = Article.Status
@@ -484,10 +484,12 @@ def approve(
     seen_revision: int | None = None,
     note: str = "",
     override_reason: str = "",
+    change_note: str = "",
 ) -> WorkflowEvent:
     """Records this reviewer's approval of the version they read (`seen_version`, refused if the text has
     changed since); the article is approved once APPROVALS_REQUIRED different board members have approved
-    that same content version. Publication happens here and nowhere else."""
+    that same content version. Publication happens here and nowhere else. Re-approving a live article with
+    a substantive change needs `change_note`, the one line readers see (corrections.py)."""
     with transaction.atomic():
         article = _lock(article)
         review_round, assignment, override = _prepare_decision(
@@ -520,7 +522,12 @@ def approve(
             )
         _close_round(review_round, ReviewRound.Outcome.APPROVED)
         approvers = [a.reviewer for a in approvals_of_current_text.select_related("reviewer__profile")]
+        previous = article.live_publication
         publication = publishing.publish(article, approvers=approvers, revision=versioning.latest_revision(article))
+        try:
+            corrections.record_approval(article, previous=previous, publication=publication, note=change_note, by=by)
+        except corrections.ChangeNoteProblem as problem:
+            raise WorkflowError(str(problem)) from problem
         event = _move(
             article,
             Step(Action.APPROVE, Status.UNDER_REVIEW, Status.APPROVED),
@@ -625,6 +632,7 @@ def confirm_still_accurate(
         )
         Article.objects.filter(pk=article.pk).update(approved_at=now, rereview_notified_at=None)
         article.approved_at = now
+        corrections.record_check(article, by=by)
         page_cache.public_pages_changed(article.pk)  # the re-review date is public (sitemap, feeds)
         return _record(
             article,

@@ -4,7 +4,8 @@ Starts gunicorn (2 sync workers) on 127.0.0.1 with production settings (DEBUG=0,
 hashed static files from collectstatic; no SSL redirect, since loopback has no TLS), on PostgreSQL and Redis
 when DATABASE_URL / REDIS_URL are set and on a scratch SQLite file otherwise. The article is approved with
 200 references and 1,000 revisions. Each case is driven for BENCH_SECONDS (default 6) by Debian's `wrk`
-(2 threads, 16 connections) or, without it, by a Python load generator of the same shape:
+(2 threads, 16 connections) or, without it (or with BENCH_LOAD=python), by a Python load generator of the
+same shape:
 
     (a) the article page              (b) a static file (hashed, immutable)
     (c) the article, page cache off   (d) the article revalidated with If-None-Match (304)
@@ -216,7 +217,7 @@ def _python_load(label: str, url: str, headers: dict[str, str]) -> Result:
 def drive(label: str, url: str, headers: dict[str, str] | None = None) -> Result:
     for _ in range(20):  # warm-up: each worker's templates, URL resolver and the page cache
         _get(url, headers)
-    if shutil.which("wrk"):
+    if shutil.which("wrk") and os.environ.get("BENCH_LOAD") != "python":
         return _wrk(label, url, headers or {})
     return _python_load(label, url, headers or {})
 

@@ -88,6 +88,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def serve() -> int:
     host_port = os.environ.get("RUN_ADDRESS", "127.0.0.1:8000")
+    # The local site shows template edits at once; the page cache (on in production and in the tests)
+    # would keep serving the stored page. PAGE_CACHE_ENABLED=1 ./run tries it.
+    os.environ.setdefault("PAGE_CACHE_ENABLED", "0")
     with embedded_redis():
         _manage("migrate", "--noinput")
         _manage("load_demo")

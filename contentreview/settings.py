@@ -307,6 +307,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "articles.tasks.requeue_owed_work",
         "schedule": crontab(minute="*/2"),
     },
+    "erase-reader-emails-daily": {
+        "task": "articles.tasks.erase_expired_reader_emails",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "heartbeat-every-5-minutes": {
         "task": "articles.tasks.heartbeat",
         "schedule": crontab(minute="*/5"),
@@ -323,6 +327,12 @@ PATIENT_MAX_GRADE = env_int("PATIENT_MAX_GRADE", 8)
 PATIENT_GRADE_MEASURE = env_str("PATIENT_GRADE_MEASURE", "smog")
 if PATIENT_GRADE_MEASURE not in {"smog", "flesch_kincaid"}:
     raise ImproperlyConfigured("PATIENT_GRADE_MEASURE must be 'smog' or 'flesch_kincaid'")
+# Reader questions and problem reports (articles/feedback.py): at most FEEDBACK_RATE_LIMIT sent from one
+# address per FEEDBACK_RATE_WINDOW_SECONDS (counted in Redis), and a reader's email address is kept only
+# FEEDBACK_EMAIL_RETENTION_DAYS after receipt (the daily beat job erases it).
+FEEDBACK_RATE_LIMIT = env_int("FEEDBACK_RATE_LIMIT", 5)
+FEEDBACK_RATE_WINDOW_SECONDS = env_int("FEEDBACK_RATE_WINDOW_SECONDS", 3600)
+FEEDBACK_EMAIL_RETENTION_DAYS = env_int("FEEDBACK_EMAIL_RETENTION_DAYS", 90)
 # Drug and disease names masked before measuring; empty means the list shipped in articles/.
 READABILITY_MASKED_TERMS_FILE = env_str("READABILITY_MASKED_TERMS_FILE", "")
 

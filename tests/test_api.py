@@ -156,7 +156,9 @@ def test_modified_since_returns_an_article_after_its_re_approval(client: Client,
 
         workflow.submit(refreshed(old), by=cast.writer)
         workflow.start_review(refreshed(old), by=cast.reviewer)
-        workflow.approve(refreshed(old), by=cast.reviewer, conflict_of_interest="None declared", **seen(old))
+        workflow.approve(
+            refreshed(old), by=cast.reviewer, conflict_of_interest="None declared", change_note="Reworded.", **seen(old)
+        )
     changed = get(client, "articles/?modified_since=2026-04-01T00:00:00Z").json()["results"]
     assert [item["slug"] for item in changed] == [old.slug]
     assert changed[0]["modified_at"].startswith("2026-05-01")
@@ -208,7 +210,8 @@ def test_query_counts_do_not_grow_with_the_number_of_references(
     few = published(cast, "Few sources", "ref0")
     many = published(cast, "Many sources", *(f"ref{n}" for n in range(12)))
     for article in (few, many):
-        with django_assert_num_queries(2):
+        # The article with its publication, the versions, and the public update log.
+        with django_assert_num_queries(3):
             assert get(client, f"articles/{article.slug}/").status_code == 200
 
 
@@ -225,7 +228,13 @@ def test_revalidation_answers_304_until_something_changes(client: Client, cast: 
 
     workflow.submit(refreshed(article), by=cast.writer)
     workflow.start_review(refreshed(article), by=cast.reviewer)
-    workflow.approve(refreshed(article), by=cast.reviewer, conflict_of_interest="None declared", **seen(article))
+    workflow.approve(
+        refreshed(article),
+        by=cast.reviewer,
+        conflict_of_interest="None declared",
+        change_note="Reworded.",
+        **seen(article),
+    )
     again = get(client, f"articles/{article.slug}/", HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 200 and "A changed sentence." in again.content.decode()
 

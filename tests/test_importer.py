@@ -368,7 +368,7 @@ def test_writer_previews_then_imports_and_gets_a_draft(client, cast, library):
     assert levels["Imported “Can I cut down my steroid tablets now that I have started a biologic injection for "
                   "severe asthma?” as a draft (" + article.slug + ")."] == "success"  # fmt: skip
     # New library entries and unmatched markers are for the writer to check: amber, not green.
-    assert levels["New library reference oral2014 for 4"] == "warning"
+    assert levels["New library reference oral2014 for the file's reference 4"] == "warning"
     assert levels["Could not match citation [@11]; it stays in the text as an unknown key."] == "warning"
 
 
@@ -428,6 +428,6 @@ def test_command_dry_run_shows_the_plan_and_writes_nothing(cast, library, capsys
 
     out = capsys.readouterr().out
     assert out.startswith("Would import “Can I cut down my steroid tablets")
-    assert "[warning] New library reference oral2014 for 4" in out
+    assert "[warning] New library reference oral2014 for the file's reference 4" in out
     assert "[warning] Could not match citation [@11]" in out
     assert row_counts() == before

@@ -124,6 +124,12 @@ def test_no_such_host_is_a_failure_when_dns_works() -> None:
     assert "no such host" in verdict.summary
 
 
+def test_an_international_name_is_looked_up_in_its_ascii_form() -> None:
+    (verdict,) = check("http://bücher-über-asthma.invalid/leitlinie")
+    assert verdict.standing == Standing.LINK_FAILING
+    assert "no such host: xn--" in verdict.summary
+
+
 def test_no_such_host_while_nothing_resolves_means_we_are_offline() -> None:
     with override_settings(LINK_CHECK_DNS_CANARY="canary.invalid"):
         (verdict,) = check("http://no-such-host.invalid/page")

@@ -6,12 +6,14 @@ costs speed."""
 from __future__ import annotations
 
 import gzip
+import re
 import socket
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -37,7 +39,13 @@ def republish(cast: Any, article: Article, patient_body: str) -> None:
     editorial.edit(article, cast.writer, patient_body=patient_body)
     workflow.submit(editorial.refreshed(article), by=cast.writer)
     workflow.start_review(editorial.refreshed(article), by=cast.reviewer)
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None declared", **editorial.seen(article))
+    workflow.approve(
+        editorial.refreshed(article),
+        by=cast.reviewer,
+        conflict_of_interest="None declared",
+        change_note="Reworded.",
+        **editorial.seen(article),
+    )
 
 
 def test_a_new_approval_shows_on_the_very_next_request(
@@ -80,7 +88,7 @@ def test_one_articles_change_leaves_other_articles_stored(
     page_cache.public_pages_changed(other.pk)
     with django_assert_num_queries(0):
         client.get(url(article))
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):  # the article with its publication, the versions, related articles
         client.get(url(other))
 
 
@@ -221,7 +229,7 @@ def test_the_page_cache_can_be_turned_off(
 ) -> None:
     settings.PAGE_CACHE_ENABLED = False
     client.get(url(article))
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         response = client.get(url(article))
     assert response.status_code == 200 and response["ETag"]
 
@@ -262,3 +270,34 @@ def test_a_stored_page_keeps_its_security_headers_and_is_sent_compressed_when_ac
         assert stored[header] == fresh[header]
     again = client.get(url(article), HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=stored["ETag"])
     assert again.status_code == 304
+
+
+def test_production_static_files_are_hashed_compressed_and_immutable(
+    client: Any, article: Article, settings: Any, tmp_path: Any
+) -> None:
+    """What `collectstatic` makes for production (STATIC_MANIFEST, on when DEBUG=0): hashed names that pages
+    link to, gzip copies, and far-future immutable caching by WhiteNoise."""
+    settings.STATIC_ROOT = str(tmp_path)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    # Only our own files: the admin's and the API docs' are collected the same way, just slower.
+    call_command("collectstatic", interactive=False, verbosity=0, ignore_patterns=["admin", "drf_*", "rest_*"])
+    html = Client().get(url(article)).content.decode()
+    [stylesheet] = re.findall(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', html)
+    response = Client().get(stylesheet, HTTP_ACCEPT_ENCODING="gzip")
+    assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
+    assert "immutable" in response["Cache-Control"] and "max-age=315360000" in response["Cache-Control"]
+    assert "immutable" not in Client().get("/static/css/site.css")["Cache-Control"]  # unhashed: short-lived
+
+
+def test_made_up_addresses_leave_nothing_in_the_cache(client: Any, article: Article) -> None:
+    from django.core.cache import caches
+
+    pages = caches["pages"]
+    for n in range(5):
+        assert client.get(f"/articles/no-such-article-{n}/patient/").status_code == 404
+    assert pages.get_many([f"gen:article:no-such-article-{n}" for n in range(5)]) == {}
+    client.get(url(article))
+    assert pages.get(f"gen:{page_cache.article_generation(article.slug)}") is not None

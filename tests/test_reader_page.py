@@ -17,6 +17,7 @@ from django.utils import timezone
 from articles import workflow
 from articles.editing import VariantText
 from articles.models import Article, Reference, SitePage
+from articles.rendering import anchor_sections
 from articles.views import reader
 
 from . import editorial
@@ -70,7 +71,8 @@ def test_approved_page_has_every_element_of_the_seed(client: Any, demo: dict[str
     assert "Healthcare professional" in text and "Patient or caregiver" in text
     assert re.search(r'<section class="bottom-line".*?Bottom line.*?</section>', html, re.S)
     assert version.summary in text_of(html.replace("&#x27;", "'"))
-    assert version.body_html in html  # the frozen, pre-rendered body
+    # The frozen, pre-rendered body, its sections given ids for the "On this page" list.
+    assert anchor_sections(version.body_html)[0] in html
     assert '<h2 id="references-h">References</h2>' in html
     assert '<li id="ref-1">' in html and 'href="#ref-1"' in html  # numbered citation links to the list
     assert 'href="/about/editorial-policy/"' in html
@@ -93,7 +95,9 @@ def test_structured_data_is_a_reviewed_medical_web_page(client: Any, demo: dict[
     assert data["description"] == version.summary
     assert data["url"] == f"http://testserver/articles/{QA_SLUG}/{audience}/"
     assert data["lastReviewed"] == publication.approved_at.date().isoformat()
-    assert data["reviewedBy"] == {"@type": "Person", "name": "Dr. Priya Raman", "description": "MD, pulmonologist"}
+    reviewer = data["reviewedBy"]
+    assert reviewer["@type"] == "Person" and reviewer["name"] == "Dr. Priya Raman"
+    assert reviewer["hasCredential"] == {"@type": "EducationalOccupationalCredential", "name": "MD, pulmonologist"}
     assert data["audience"] == {
         "@type": "MedicalAudience",
         "audienceType": "Clinician" if audience == "clinician" else "Patient",
@@ -122,9 +126,10 @@ def test_news_explainer_shows_the_byline_with_the_authors_bio(client: Any, demo:
     assert "Dana trained in medicine" not in page_html(client, QA_SLUG, "patient")
 
 
-def test_the_page_costs_two_queries(client: Any, demo: dict[str, Article], django_assert_num_queries: Any) -> None:
-    # The article with its live publication, then the publication's two versions.
-    with django_assert_num_queries(2):
+def test_the_page_costs_three_queries(client: Any, demo: dict[str, Article], django_assert_num_queries: Any) -> None:
+    # The article with its live publication (and its updates log), the publication's two versions, and the
+    # related articles on the same topic (bylines and review dates come from the publication itself).
+    with django_assert_num_queries(3):
         assert client.get(f"/articles/{QA_SLUG}/patient/").status_code == 200
 
 

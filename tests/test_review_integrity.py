@@ -169,7 +169,9 @@ def test_confirming_still_accurate_a_text_replaced_meanwhile_is_refused(cast: An
     assert editorial.edit(article, cast.writer, patient_body=NEW_SENTENCE + "\n")
     workflow.submit(editorial.refreshed(article), by=cast.writer)
     workflow.start_review(editorial.refreshed(article), by=cast.reviewer)
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article))
+    workflow.approve(
+        article, by=cast.reviewer, conflict_of_interest="None", change_note="Dose advice.", **editorial.seen(article)
+    )
     approved_at = editorial.refreshed(article).approved_at
 
     with pytest.raises(workflow.TextChanged):

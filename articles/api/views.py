@@ -22,6 +22,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from .. import corrections
 from ..models import Article, Audience, Publication, PublishedVariant, Reference
 from ..views.reader import live_publication
 from . import serializers as shapes
@@ -155,7 +156,7 @@ def _record(request: Request, article: Any, variants: list[PublishedVariant]) ->
         **_summary(request, article),
         "authors": [{"name": a["name"], "credentials": a.get("credentials", "")} for a in publication.authors],
         "review": _review(article, publication),
-        "updates": [],
+        "updates": corrections.public_log(article),
         "reader_notice": None,
         "versions": [_version(request, article, variant, standing) for variant in variants],
     }

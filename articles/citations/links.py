@@ -235,20 +235,22 @@ class LinkChecker:
         if target.scheme not in ("http", "https") or not target.host:
             raise ValueError(f"{url!r} is not an http(s) address")
         port = target.port or (443 if target.scheme == "https" else 80)
-        address = resolve(target.host, port)
+        name = target.raw_host.decode("ascii")  # an international name in its ASCII (punycode) form
+        address = resolve(name, port)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise httpx.TimeoutException("the time for this link ran out")
         timeout = min(float(settings.LINK_CHECK_TIMEOUT_SECONDS), remaining)
         # Connect to the checked address; the name goes in Host and SNI. Credentials in the URL are dropped.
         pinned = target.copy_with(host=address, username=None, password=None)
-        host_header = target.host if target.port is None else f"{target.host}:{target.port}"
+        bracketed = f"[{name}]" if ":" in name else name  # an IPv6 literal
+        host_header = bracketed if target.port is None else f"{bracketed}:{target.port}"
         client.cookies.clear()
         request = client.build_request(
             method,
             pinned,
             headers={"Host": host_header, "User-Agent": USER_AGENT, "Accept": "*/*"},
-            extensions={"sni_hostname": target.host, "timeout": httpx.Timeout(timeout).as_dict()},
+            extensions={"sni_hostname": name, "timeout": httpx.Timeout(timeout).as_dict()},
         )
         probe.method, probe.address = method, address
         response = client.send(request, stream=True)

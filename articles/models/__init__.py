@@ -1,7 +1,8 @@
 """The app's data, one module per sub-domain (as DESIGN.md asks once models pass ~600 lines).
 
 `editorial` holds people, articles and their audience versions, the reference library, review rounds,
-workflow events and publications. New sub-domains get a module of their own, re-exported here so
+workflow events and publications; `feedback` what readers send us and the public log of
+updates. New sub-domains get a module of their own, re-exported here so
 `from articles.models import X` keeps working everywhere.
 """
 
@@ -22,17 +23,21 @@ from .editorial import (
     SitePage,
     WorkflowEvent,
 )
+from .feedback import ArticleUpdate, ProposedChangeNote, ReaderFeedback
 
 __all__ = [
     "REVISION_REFERENCE_FIELDS",
     "Article",
     "ArticleQuerySet",
     "ArticleReference",
+    "ArticleUpdate",
     "ArticleVariant",
     "Audience",
     "Profile",
+    "ProposedChangeNote",
     "Publication",
     "PublishedVariant",
+    "ReaderFeedback",
     "Reference",
     "ReviewAssignment",
     "ReviewComment",

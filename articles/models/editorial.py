@@ -29,9 +29,18 @@ class Profile(models.Model):
         max_length=200, blank=True, help_text="Shown after the name, e.g. “MD, pulmonologist”."
     )
     bio = models.TextField(blank=True, help_text="A short biography shown on bylines.")
+    specialty = models.CharField(max_length=120, blank=True, help_text="e.g. “Respiratory medicine”.")
+    # Readers judge advice by who gave it (JAMA benchmarks): interests are printed on the public profile.
+    disclosures = models.TextField(
+        blank=True,
+        help_text="Financial and other interests on file, shown on the public profile; empty means none declared.",
+    )
 
     def __str__(self) -> str:
         return self.signature
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:person", kwargs={"pk": self.pk})
 
     @property
     def signature(self) -> str:
@@ -97,6 +106,9 @@ class Article(models.Model):
         "Publication", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rereview_notified_at = models.DateTimeField(null=True, blank=True)
+    # The "Updates" lines readers see, newest first ({kind, note, at}), kept by articles.corrections from its
+    # ArticleUpdate rows so the article page reads them with the article itself (no query of its own).
+    updates_log = models.JSONField(default=list, blank=True, editable=False)
     # Set by page_cache.public_pages_changed on every change a reader can see (publication, notice,
     # correction); the syndication feed's `modified_since` reads it.
     public_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -402,6 +414,9 @@ class Publication(models.Model):
     reviewers = models.JSONField(help_text="[{name, credentials}] of the approving board members.")
     authors = models.JSONField(help_text="[{name, credentials, bio}] of the writers.")
     approved_at = models.DateTimeField()
+    # The same people as rows, so profile pages can list "articles written / reviewed" with one query.
+    written_by = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="written_publications", blank=True)
+    reviewed_by = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="reviewed_publications", blank=True)
     # The library entries this publication cites, so "which published articles cite this source?" is one
     # indexed join (the citation watch, the syndication API), not a scan of every snapshot's JSON.
     cited_references: models.ManyToManyField[Reference, Any] = models.ManyToManyField(

@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, editing, jobs, roles, versioning, workflow
+from .. import citing, corrections, editing, feedback, jobs, roles, versioning, workflow
+from ..feedback_forms import ChangeNoteForm
 from ..forms import (
     ApproveForm,
     ArticleForm,
@@ -71,12 +72,22 @@ def my_articles(request: HttpRequest) -> HttpResponse:
         .annotate(round_number=Max("review_rounds__number"), last_comment_at=Max("review_comments__created_at"))
         .order_by("-updated_at")
     )
+    articles = _with_reader_counts(list(articles))
     turns = _latest_turns([a.pk for a in articles])
     rows = [
         {"article": a, "next_action": _next_action_for_writer(a), "turn": _turn_notice(a, turns.get(a.pk))}
         for a in articles
     ]
     return render(request, "articles/desk/my_articles.html", {"rows": rows})
+
+
+def _with_reader_counts(articles: list[Article]) -> list[Article]:
+    """Each article with `reader_counts` (questions, problem reports, new): one query for the whole list."""
+    counts = feedback.counts_for([a.pk for a in articles])
+    for article in articles:
+        # A page-only attribute for the templates, not a model field.
+        setattr(article, "reader_counts", counts.get(article.pk, feedback.FeedbackCounts()))  # noqa: B010
+    return articles
 
 
 # What sent an article back to (or towards) its writers, or back to its reviewers: shown at the top.
@@ -155,7 +166,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     context = {
         "waiting": [_queue_row(a, now, my_due) for a in waiting],
         "mine": [_queue_row(a, now, my_due) for a in mine],
-        "rereview": Article.objects.due_for_rereview(now).order_by("approved_at"),
+        # What readers asked and reported feeds the re-review.
+        "rereview": _with_reader_counts(list(Article.objects.due_for_rereview(now).order_by("approved_at"))),
         "now": now,
     }
     return render(request, "articles/desk/queue.html", context)
@@ -217,8 +229,13 @@ def _article_context(
     actions = workflow.available_actions(article, user)
     latest = versioning.latest_revision(article)
     turn = _turn_notice(article, next((e for e in reversed(events) if e.action in TURNING_ACTIONS), None))
+    republishing = article.live_publication_id is not None and article.status != Article.Status.APPROVED
+    change = corrections.pending_change(article) if republishing else None
+    pending_change = change.name.lower() if change is not None else ""
+    proposed_note = corrections.proposed_note(article) if republishing else ""
     return {
         "article": article,
+        "republishing": republishing,
         "tracker": TRACKER,
         "versions": [_preview(article, audience, lookup) for audience in Audience],
         "citation_warnings": citing.check_citations(article).warnings,
@@ -235,10 +252,15 @@ def _article_context(
         "changed": changed,
         "rereview_due_at": workflow.rereview_due_at(article),
         "assigned": _open_assignments(rounds),
+        "change_note_form": forms.get("change_note_form") or ChangeNoteForm(initial={"change_note": proposed_note}),
+        # How the text differs from what readers see, so a reviewer knows before approving whether a
+        # public change note is required (articles/corrections.py defines "substantive").
+        "pending_change": pending_change,
+        "reader_counts": feedback.counts_for([article.pk]).get(article.pk, feedback.FeedbackCounts()),
         "comment_form": forms.get("comment_form") or CommentForm(),
         "note_form": forms.get("note_form") or NoteForm(),
         "assign_form": forms.get("assign_form") or _assign_form(article, actions),
-        **_decision_forms(article, actions, latest, typed=typed, **forms),
+        **_decision_forms(article, actions, latest, typed={"change_note": proposed_note, **(typed or {})}, **forms),
         "refusal": forms.get("refusal"),
         "can_edit": editing.can_edit(user, article),
         "edit_locked": editing.may_write(user, article) and workflow.edit_refusal(user, article),
@@ -338,6 +360,16 @@ def _unassign(request: HttpRequest, article: Article, form: UnassignForm) -> Non
     workflow.unassign_reviewer(article, by=request.user, reviewer=form.cleaned_data["reviewer"])
 
 
+def _propose_change_note(request: HttpRequest, article: Article, form: ChangeNoteForm) -> None:
+    # Proposing the public note is not editing the text, so writers may do it while the text is locked.
+    if not editing.may_write(request.user, article):
+        raise workflow.TransitionNotAllowed("Only the article's writers can propose its public change note.")
+    try:
+        corrections.propose_note(article, by=request.user, note=form.cleaned_data["change_note"])
+    except corrections.ChangeNoteProblem as problem:
+        raise workflow.WorkflowError(str(problem)) from problem
+
+
 ACTIONS: dict[str, tuple[Handler, str]] = {
     "submit": (
         _with_form(NoteForm, "note_form", lambda r, a, f: workflow.submit(a, by=r.user, note=f.cleaned_data["note"])),
@@ -362,6 +394,7 @@ ACTIONS: dict[str, tuple[Handler, str]] = {
                 conflict_of_interest=f.declaration(),
                 note=f.cleaned_data["note"],
                 override_reason=f.override_text(),
+                change_note=f.cleaned_data["change_note"],
                 **f.seen(),
             ),
         ),
@@ -387,6 +420,10 @@ ACTIONS: dict[str, tuple[Handler, str]] = {
     ),
     "assign": (_assign, "Reviewers assigned."),
     "unassign": (_with_form(UnassignForm, "unassign_form", _unassign), "Reviewer removed."),
+    "propose_change_note": (
+        _with_form(ChangeNoteForm, "change_note_form", _propose_change_note),
+        "Your public change note is saved for the reviewer.",
+    ),
     "comment": (
         _with_form(
             CommentForm, "comment_form", lambda r, a, f: workflow.add_comment(a, by=r.user, body=f.cleaned_data["body"])
@@ -432,7 +469,8 @@ def _text_changed(request: HttpRequest, slug: str, refusal: workflow.TextChanged
         "new": latest,
         "diff": history.diff_between(article, seen, latest) if seen and latest else None,
     }
-    typed = {name: request.POST.get(name, "") for name in ("conflict", "conflict_detail", "note", "override_reason")}
+    kept = ("conflict", "conflict_detail", "note", "override_reason", "change_note")
+    typed = {name: request.POST[name] for name in kept if name in request.POST}
     context = _article_context(request, article, typed=typed, changed=changed, refusal=[str(refusal)])
     return render(request, "articles/desk/article.html", context, status=409)
 

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.sitemaps import Sitemap
@@ -22,8 +23,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Article, Audience, Publication, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
-from ..rendering import ReferenceLookup, render_article_text, sanitise
+from ..rendering import ReferenceLookup, anchor_sections, render_article_text, sanitise, tighten_citations
 from ..search import search_articles
+from . import trust
 
 ARTICLES_PER_PAGE = 20
 AUDIENCE_COOKIE = "audience"
@@ -166,13 +168,16 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
     shown = variants.filter(audience=audience).first() or variants.first()
     if shown is None:
         raise Http404("Empty publication")
+    body_html, sections = anchor_sections(_stored_html(shown.body_html))
     return {
         "publication": publication,
         "shown": shown,
-        "body_html": _stored_html(shown.body_html),
+        "body_html": mark_safe(body_html),  # noqa: S308 - sanitised; only slug ids added
+        "sections": sections,
         "references_html": _stored_html(shown.references_html),
         "references": shown.references,
         "pending": False,
+        **trust.article_extras(article, publication),
     }
 
 
@@ -186,7 +191,7 @@ def _stored_html(html: str) -> SafeString:
 def _sanitised(html: str) -> str:
     # Keyed by the HTML itself, so it is exactly sanitise(); publications never change, so a long article
     # read again costs a lookup instead of another pass of the allow-list.
-    return sanitise(html)
+    return tighten_citations(sanitise(html))
 
 
 def _pending_context(article: Article, audience: str) -> dict[str, Any]:
@@ -195,10 +200,12 @@ def _pending_context(article: Article, audience: str) -> dict[str, Any]:
         raise Http404("Nothing written yet")
     shown = _pick(versions, audience)
     rendered = render_article_text(shown.body, ReferenceLookup.from_references(article.references.all()))
+    body_html, sections = anchor_sections(rendered.body_html)
     return {
         "publication": None,
         "shown": shown,
-        "body_html": rendered.body_html,
+        "body_html": mark_safe(body_html),  # noqa: S308 - sanitised by the renderer; only slug ids added
+        "sections": sections,
         "references_html": rendered.references_html,
         "references": [_reference_fields(ref) for ref in rendered.cited],
         "pending": True,
@@ -214,10 +221,13 @@ def _reference_fields(ref: Reference) -> dict[str, Any]:
 # --- schema.org structured data -------------------------------------------------------------------
 
 
-def _person(entry: dict[str, str]) -> dict[str, str]:
-    person = {"@type": "Person", "name": entry["name"]}
+def _person(entry: dict[str, Any], base_url: str = "") -> dict[str, Any]:
+    person: dict[str, Any] = {"@type": "Person", "name": entry["name"]}
     if entry.get("credentials"):
         person["description"] = entry["credentials"]
+        person["hasCredential"] = {"@type": "EducationalOccupationalCredential", "name": entry["credentials"]}
+    if entry.get("url") and base_url:
+        person["url"] = base_url + entry["url"]
     return person
 
 
@@ -242,13 +252,15 @@ def _creative_work(ref: dict[str, Any]) -> dict[str, Any]:
     return work
 
 
-def _review_fields(publication: Publication) -> dict[str, Any]:
-    reviewers = [_person(r) for r in publication.reviewers]
+def _review_fields(context: dict[str, Any], base_url: str) -> dict[str, Any]:
+    publication = context["publication"]
+    reviewers = [_person(r, base_url) for r in context["reviewers"]]
     return {
-        "lastReviewed": publication.approved_at.date().isoformat(),
+        # The last approval or re-review: a re-review that changed nothing still re-checked every statement.
+        "lastReviewed": context["last_reviewed"].date().isoformat(),
         "dateModified": publication.approved_at.isoformat(),
         "reviewedBy": reviewers[0] if len(reviewers) == 1 else reviewers,
-        "author": [_person(a) for a in publication.authors],
+        "author": [_person(a, base_url) for a in context["authors"]],
     }
 
 
@@ -267,7 +279,8 @@ def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
         "citation": [_creative_work(ref) for ref in context["references"]],
     }
     if publication is not None:
-        data.update(_review_fields(publication))
+        site = urlsplit(canonical)._replace(path="", query="", fragment="").geturl()
+        data.update(_review_fields(context, site))
     return data
 
 

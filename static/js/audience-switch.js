@@ -53,6 +53,7 @@
       var next = doc.querySelector(ARTICLE);
       if (!next) throw new Error("no article in the response");
       article.replaceWith(next);
+      document.dispatchEvent(new CustomEvent("reader:replaced"));
       copyHead(doc);
       if (push) window.history.pushState({ audienceUrl: url }, "", response.url);
       announce(next);

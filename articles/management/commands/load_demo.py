@@ -52,6 +52,8 @@ class Command(BaseCommand):
             profile.display_name = spec["display_name"]
             profile.credentials = spec["credentials"]
             profile.bio = spec["bio"]
+            profile.specialty = spec.get("specialty", "")
+            profile.disclosures = spec.get("disclosures", "")
             profile.save()
             if spec["group"]:
                 user.groups.add(Group.objects.get(name=spec["group"]))

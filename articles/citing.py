@@ -36,7 +36,7 @@ def check_citations(article: Article) -> CitationReport:
                 cited.setdefault(reference.key, reference)
     library = _library_by_identifier([use.key for _, use in unresolved])
     errors.extend(_unresolved_message(label, use, library.resolve(use.key)) for label, use in unresolved)
-    warnings = [f"Reference {ref.key} is attached but never cited." for ref in attached if ref.key not in cited]
+    warnings = [f"Reference {ref.label} is attached but never cited." for ref in attached if ref.key not in cited]
     return CitationReport(errors=errors, warnings=warnings, cited=list(cited.values()))
 
 
@@ -53,7 +53,7 @@ def _unresolved_message(label: str, use: CitationUse, in_library: Reference | No
     if in_library is not None:
         # The renderer numbers only attached references, so the reader would see "[?doi:…]".
         return (
-            f"Citation [@{use.key}] {where} is in the library as {in_library.key} "
+            f"Citation [@{use.key}] {where} is in the library as {in_library.label} "
             "but not attached to this article: attach it."
         )
     return f"Unknown citation [@{use.key}] {where}."

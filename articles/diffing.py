@@ -51,6 +51,46 @@ def word_diff(old: str, new: str) -> SafeString:
     return mark_safe("".join(parts))  # noqa: S308 - every text part above is escaped
 
 
+# A paragraph whose words changed more than this (difflib ratio below it) reads better as the old and the
+# new paragraph side by side than as a word-by-word tangle of <del> and <ins>.
+REWRITE_RATIO = 0.5
+_PARAGRAPH_BREAK = re.compile(r"(\n\s*\n)")
+
+
+def text_diff(old: str, new: str) -> SafeString:
+    """Diff of a body: paragraphs matched first; each lightly edited paragraph diffed word by word, each
+    rewritten one (most words changed) shown whole, old beside new."""
+    a, b = _paragraphs(old), _paragraphs(new)
+    parts: list[str] = []
+    opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag == "equal":
+            unchanged = _tokens("".join(a[i1:i2]))
+            parts.append(_equal_run(unchanged, at_start=index == 0, at_end=index == len(opcodes) - 1))
+            continue
+        olds, news = a[i1:i2], b[j1:j2]
+        for k in range(max(len(olds), len(news))):
+            parts.append(_paragraph_change(olds[k] if k < len(olds) else "", news[k] if k < len(news) else ""))
+    return mark_safe("".join(parts))  # noqa: S308 - built from escaped parts only
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs with their trailing blank line attached, so joining them gives the text back."""
+    pieces = _PARAGRAPH_BREAK.split(text)
+    return [pieces[i] + (pieces[i + 1] if i + 1 < len(pieces) else "") for i in range(0, len(pieces), 2) if pieces[i]]
+
+
+def _paragraph_change(old: str, new: str) -> str:
+    if old and new and SequenceMatcher(None, _tokens(old), _tokens(new), autojunk=False).ratio() < REWRITE_RATIO:
+        return (
+            '<div class="diff-rewrite" role="group" aria-label="Paragraph rewritten">'
+            f'<div class="diff-side diff-old"><span class="diff-side-label">Before</span><del>{escape(old)}</del></div>'
+            f'<div class="diff-side diff-new"><span class="diff-side-label">After</span><ins>{escape(new)}</ins></div>'
+            "</div>"
+        )
+    return str(word_diff(old, new))
+
+
 @dataclass(frozen=True)
 class FieldDiff:
     label: str
@@ -90,7 +130,7 @@ def _variant_fields(audience: Audience, old: VariantText | None, new: VariantTex
     return [
         _field(f"{name}: heading", old.title, new.title),
         _field(f"{name}: bottom line", old.summary, new.summary),
-        _field(f"{name}: text", old.body, new.body),
+        FieldDiff(f"{name}: text", old.body != new.body, text_diff(old.body, new.body)),
     ]
 
 

@@ -153,7 +153,7 @@ def revert_article(article: Article, *, by: Any, revision_id: int) -> bool:
         by=by,
         base_version=article.content_version,
         text=_normalised(old.text),
-        comment=f"Reverted to revision {revision_id}",
+        comment=f"Reverted to version {old.content_version}",
         reference_ids=old.reference_ids,
     )
 

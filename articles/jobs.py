@@ -20,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def enqueue(task: Any, *args: Any, owed: str) -> bool:
     try:
         # No publish retries beyond the short policy in settings: the person is waiting for the page.
         task.apply_async(args=args)
-    except Exception as exc:  # kombu/redis raise several types for a broker that is down or slow
+    except (KombuError, RedisError, OSError) as exc:  # a broker down, refusing, or too slow to answer
         logger.warning("job queue unavailable, %s is owed: %s: %s", owed, type(exc).__name__, exc)
         notes = _OWED_NOTES.get()
         if notes is not None:

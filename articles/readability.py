@@ -14,6 +14,7 @@ Nothing here touches the database beyond the article's (usually prefetched) vari
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 HARDEST_SHOWN = 5
 MASK_WORD = "term"  # one syllable, four letters: counts as a word, never as a hard one
 MEASURES = {"smog": "SMOG", "flesch_kincaid": "Flesch-Kincaid"}
-# SMOG is defined for three sentences or more; textstat answers 0.0 below that.
-SMOG_MIN_SENTENCES = 3
 
 _CITATION_RE = re.compile(r"\s*\[@[^\]]*\]")  # with the space before it, so "study [@x]." ends "study."
 # textstat's own sentence pattern, so the sentences we rank are the ones it counts.
@@ -59,16 +58,17 @@ class Readability:
     hardest: list[Sentence]
 
     def adjusted_grade(self, measure: str) -> float:
-        """The grade the patient limit is checked against. SMOG needs three sentences; a shorter text is
-        judged by Flesch-Kincaid rather than passed with textstat's 0.0."""
-        if measure == "smog" and self.sentences >= SMOG_MIN_SENTENCES:
-            return self.adjusted_smog
-        return self.adjusted_flesch_kincaid
+        """The grade the patient limit is checked against: always the configured measure, so the figure
+        a writer watches never changes meaning as the text grows."""
+        return self.adjusted_smog if measure == "smog" else self.adjusted_flesch_kincaid
 
     def measure_used(self, measure: str) -> str:
-        if measure == "smog" and self.sentences < SMOG_MIN_SENTENCES:
-            return "flesch_kincaid"
         return measure
+
+    @property
+    def measured(self) -> bool:
+        """False for an empty text: there is no reading level to show (nor a negative grade)."""
+        return self.words > 0
 
 
 # --- Plain text -----------------------------------------------------------------------------------
@@ -177,16 +177,35 @@ def hardest_sentences(text: str, count: int = HARDEST_SHOWN) -> list[Sentence]:
 
 def measure_text(text: str) -> Readability:
     """Figures for plain text (see `plain_text`)."""
+    words = textstat.lexicon_count(text)
+    if not words:
+        return Readability(0, 0, 0.0, 0.0, 0.0, 0.0, [])
     masked = mask_terms(text)
     return Readability(
-        words=textstat.lexicon_count(text),
+        words=words,
         sentences=textstat.sentence_count(text),
-        flesch_kincaid=textstat.flesch_kincaid_grade(text),
-        smog=textstat.smog_index(text),
-        adjusted_flesch_kincaid=textstat.flesch_kincaid_grade(masked),
-        adjusted_smog=textstat.smog_index(masked),
+        flesch_kincaid=_flesch_kincaid(text),
+        smog=_smog(text),
+        adjusted_flesch_kincaid=_flesch_kincaid(masked),
+        adjusted_smog=_smog(masked),
         hardest=hardest_sentences(text),
     )
+
+
+def _flesch_kincaid(text: str) -> float:
+    # The formula goes below zero for a few very short words ("Yes." is grade -3.4); no text is easier than 0.
+    return max(0.0, float(textstat.flesch_kincaid_grade(text)))
+
+
+def _smog(text: str) -> float:
+    """McLaughlin's SMOG grade, scaled to 30 sentences as the formula does. textstat answers 0.0 below three
+    sentences; the same formula on the sentences there are keeps one measure from the first line on."""
+    sentences = int(textstat.sentence_count(text))
+    if sentences >= 3:
+        return float(textstat.smog_index(text))
+    polysyllables = int(textstat.polysyllabcount(text))
+    grade: float = 1.043 * math.sqrt(polysyllables * 30 / max(sentences, 1)) + 3.1291
+    return round(grade, 1)
 
 
 def measure_variant(variant: ArticleVariant) -> Readability:

@@ -530,6 +530,11 @@ def _reference_item(number: int, ref: Reference, occurrences: int, prefix: str =
         parts.append(format_html('<span class="reference-source">{}</span>', source))
     if links := _links(ref):
         parts.append(format_html('<span class="reference-links">{}</span>', links))
+    if ref.metadata_status != "complete":
+        # Only in the desk's previews: the workflow does not approve text citing an unfinished reference.
+        from .references import lookup_sentence  # references.py imports the task queue; keep rendering light
+
+        parts.append(format_html('<span class="reference-lookup">{}</span>', lookup_sentence(ref)))
     backlinks = format_html_join(
         " ",
         '<a href="#{}cite-{}-{}" class="citation-backlink" title="Back to citation {}">\u21a9</a>',

@@ -11,6 +11,7 @@ cached_sitemap = public_page(lambda **kwargs: [LISTING], query=("p",))(sitemap)
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
+    path("favicon.ico", ops.favicon),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Password change and reset (templates/registration/, in the site's look; email through EMAIL_BACKEND).

@@ -242,7 +242,9 @@ def test_writer_submits_reviewer_requests_changes_writer_resubmits_reviewer_appr
 
     rows.last.get_by_role("link", name="Compare with latest").click()
     expect(reviewer).to_have_url(re.compile(re.escape(f"{desk_url}diff/?from=")))
-    expect(reviewer.get_by_role("heading", level=1)).to_have_text("Changes between revisions")
+    expect(reviewer.get_by_role("heading", level=1)).to_have_text(
+        re.compile(r"Changes from version \d+ to version \d+")
+    )
     patient_body_diff = reviewer.locator(".diff-field").filter(has_text=ADDED_SENTENCE)
     expect(patient_body_diff.locator(".diff-text ins").first).to_be_visible()
     expect(patient_body_diff.locator(".diff-text del").first).to_be_visible()

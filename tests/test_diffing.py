@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from articles.diffing import diff_texts, word_diff
+from articles.diffing import diff_texts, text_diff, word_diff
 from articles.texts import ArticleText, VariantText
 
 LONG = " ".join(f"word{n}" for n in range(80))
@@ -54,3 +54,17 @@ def test_references_added_removed_and_changed() -> None:
 def test_unchanged_texts_have_no_changes() -> None:
     text = ArticleText("T", "qa", "Asthma", {"patient": VariantText("h", "s", "b")})
     assert not diff_texts(text, text).has_changes
+
+
+def test_a_rewritten_paragraph_is_shown_whole_beside_the_old_one() -> None:
+    old = "Keep the dose.\n\nInhaled steroids calm the airways over weeks.\n\nSee your nurse yearly.\n"
+    new = "Keep the dose.\n\nA daily preventer slowly settles swelling inside your lungs.\n\nSee your nurse yearly.\n"
+    html = str(text_diff(old, new))
+    assert html.count('class="diff-rewrite"') == 1
+    assert "<del>Inhaled steroids calm the airways over weeks.\n\n</del>" in html
+    assert "<ins>A daily preventer slowly settles swelling inside your lungs.\n\n</ins>" in html
+    # A light edit stays a word diff, and unchanged paragraphs are not marked at all.
+    light = str(text_diff(old, old.replace("over weeks", "over a few weeks")))
+    assert 'class="diff-rewrite"' not in light
+    assert "Keep the dose.\n\nInhaled steroids calm the airways over <ins>a few </ins>weeks." in light
+    assert "<del>Keep" not in html and "<ins>See" not in html

@@ -21,7 +21,9 @@ from . import editorial, sizes
 pytestmark = pytest.mark.django_db
 
 # Signed-in pages include the session, the user and the role checks of the navigation.
-EXPECTED = {"reader index": 3, "review queue": 10, "review queue (editor)": 10, "my articles": 14, "library list": 6}
+# The queue names each row's writers and assigned reviewers: one prefetch of writers per table, and for
+# "under review by me" its rounds and their open assignments.
+EXPECTED = {"reader index": 3, "review queue": 14, "review queue (editor)": 11, "my articles": 14, "library list": 6}
 # my articles: +1 for the last turning event of every listed article ("Changes requested by …"), one query for all.
 EXPECTED_HISTORY = 9
 

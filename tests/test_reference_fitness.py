@@ -60,7 +60,7 @@ def test_unfinished_references_block_submission_each_with_its_reason(cast: Any, 
     for reason in expected_reasons():
         assert any(r.startswith(reason) for r in refused.value.reasons), (reason, refused.value.reasons)
     client.force_login(cast.writer)
-    page = client.post(f"/desk/articles/{article.slug}/do/submit/").content.decode()
+    page = client.post(f"/desk/articles/{article.slug}/do/submit/", follow=True).content.decode()
     assert "is still waiting for its details" in page and "which is in the future" in page
     assert editorial.refreshed(article).status == Article.Status.DRAFT
 
@@ -87,9 +87,8 @@ def test_a_reference_that_became_unfinished_blocks_approval(cast: Any, client: A
         workflow.approve(article, by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article))
     client.force_login(cast.reviewer)
     response = client.post(
-        f"/desk/articles/{article.slug}/do/approve/", {"conflict": "none", **editorial.seen(article)}
+        f"/desk/articles/{article.slug}/do/approve/", {"conflict": "none", **editorial.seen(article)}, follow=True
     )
-    assert response.status_code == 400
     assert "Reference gina2024 has the year 3024" in response.content.decode()
     assert client.get(f"/articles/{article.slug}/patient/").status_code == 404
 

@@ -140,3 +140,15 @@ def test_a_taken_key_gets_a_plain_message_with_a_free_one(cast: Any) -> None:
     assert response.status_code == 200
     assert "Another reference already uses the key “castro2018”. Choose another, e.g. “castro2018a”." in html
     assert "Reference with this Key already exists" not in html
+
+
+def test_the_desk_preview_says_where_a_cited_lookup_stands(cast: Any) -> None:
+    reference_for_identifier("doi", "10.1000/waiting")
+    client = Client()
+    client.force_login(cast.writer)
+    html = client.post(
+        reverse("desk:preview"), {"body": "A claim [@doi:10.1000/waiting].", "audience": "patient"}
+    ).content.decode()
+    assert '<span class="reference-title">DOI 10.1000/waiting</span>' in html
+    assert "The details are being looked up on Crossref (queued " in html
+    assert "pending-" not in html

@@ -160,7 +160,7 @@ def test_revert_creates_a_revision_deletes_nothing_and_keeps_the_public_page(cas
     assert editing.revert_article(editorial.refreshed(article), by=cast.writer, revision_id=original.pk)
     assert Revision.objects.count() == count_before + 1
     latest = revisions(article)[0]
-    assert latest.comment == f"Reverted to revision {original.pk}"
+    assert latest.comment == f"Reverted to version {versioning.snapshot(original, article).content_version}"
     assert versioning.snapshot(latest, article).text.variants == versioning.snapshot(original, article).text.variants
     assert editorial.refreshed(article).status == Article.Status.DRAFT
     assert client.get(url).content == public
@@ -245,6 +245,7 @@ def test_side_views_are_404_for_anyone_outside_the_article(cast: Any, client: An
         client.get(f"{base}/diff/?from={revisions(article)[1].pk}&to={revision.pk}"),
         client.get(f"{base}/revisions/{revision.pk}/"),
         client.post(f"{base}/revisions/{revision.pk}/revert/"),
+        client.get(f"{base}/revisions/{revision.pk}/revert/"),
     ):
         assert response.status_code == 404
         assert b"Secret unpublished" not in response.content

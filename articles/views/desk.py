@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -142,12 +143,16 @@ def queue(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     now = timezone.now()
     open_assignments = ReviewAssignment.objects.filter(review_round__outcome=ReviewRound.Outcome.OPEN)
+    # Each row names its writers and the reviewers assigned now: prefetched, a fixed number of queries.
+    writers = Prefetch("authors", queryset=User.objects.select_related("profile"))
+    people = (
+        Prefetch("review_rounds__assignments", queryset=open_assignments.select_related("reviewer__profile")),
+        writers,
+    )
     waiting = (
         Article.objects.filter(status=Article.Status.SUBMITTED)
         .annotate(submitted_at=Max("review_rounds__opened_at"))
-        .prefetch_related(
-            Prefetch("review_rounds__assignments", queryset=open_assignments.select_related("reviewer__profile"))
-        )
+        .prefetch_related(*people)
         .order_by("submitted_at")
     )
     mine = (
@@ -157,6 +162,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             review_rounds__outcome=ReviewRound.Outcome.OPEN,
         )
         .annotate(submitted_at=Max("review_rounds__opened_at"))
+        .prefetch_related(*people)
         .order_by("submitted_at")
         .distinct()
     )
@@ -167,7 +173,17 @@ def queue(request: HttpRequest) -> HttpResponse:
         "waiting": [_queue_row(a, now, my_due) for a in waiting],
         "mine": [_queue_row(a, now, my_due) for a in mine],
         # What readers asked and reported feeds the re-review.
-        "rereview": _with_reader_counts(list(Article.objects.due_for_rereview(now).order_by("approved_at"))),
+        "rereview": [
+            {
+                "article": a,
+                "writers": sorted(w.profile.display_name for w in a.authors.all()),
+                "reader_counts": getattr(a, "reader_counts", None),
+                "overdue": True,
+            }
+            for a in _with_reader_counts(
+                list(Article.objects.due_for_rereview(now).prefetch_related(writers).order_by("approved_at"))
+            )
+        ],
         "now": now,
     }
     return render(request, "articles/desk/queue.html", context)
@@ -180,6 +196,10 @@ def _queue_row(article: Article, now: datetime, my_assignments: dict[int, Review
     due_at = mine.due_at if mine else workflow.review_due(getattr(article, "submitted_at", None))
     return {
         "article": article,
+        "writers": sorted(writer.profile.display_name for writer in article.authors.all()),
+        "reviewers": [
+            a.reviewer.profile.display_name for r in article.review_rounds.all() for a in r.assignments.all()
+        ],
         "due_at": due_at,
         "overdue": bool(due_at and due_at < now),
         "assigned_to_me": mine is not None,
@@ -446,7 +466,8 @@ def act(request: HttpRequest, slug: str, action: str) -> HttpResponse:
     except workflow.TextChanged as refusal:
         return _text_changed(request, slug, refusal)
     except workflow.NotFit as refusal:
-        return _rerender(request, slug, status=400, refusal=refusal.reasons)
+        _tell_not_fit(request, article, refusal.reasons)
+        return redirect("desk:article", slug=slug)
     except workflow.WrongState as refusal:
         return _rerender(request, slug, status=409, refusal=[str(refusal)])
     except workflow.WorkflowError as refusal:
@@ -455,6 +476,18 @@ def act(request: HttpRequest, slug: str, action: str) -> HttpResponse:
         return _rerender(request, slug, status=400, **invalid_forms)
     messages.success(request, success)
     return redirect("desk:article", slug=slug)
+
+
+def _tell_not_fit(request: HttpRequest, article: Article, reasons: list[str]) -> None:
+    """Back on the article page, each reason once: a draft's page lists them itself (“Before this can be
+    submitted”, the same fitness check), so the message points there instead of repeating them."""
+    if article.status == Article.Status.DRAFT:
+        count = len(reasons)
+        what = "one thing" if count == 1 else f"{count} things"
+        messages.error(request, f"Not submitted: {what} to fix first, listed under “Before this can be submitted”.")
+        return
+    for reason in reasons:
+        messages.error(request, reason)
 
 
 def _text_changed(request: HttpRequest, slug: str, refusal: workflow.TextChanged) -> HttpResponse:

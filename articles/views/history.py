@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 from reversion.models import Revision, Version
 
 from .. import diffing, editing, versioning
@@ -27,10 +27,16 @@ def _article(request: HttpRequest, slug: str) -> Article:
 
 
 def _revision(article: Article, revision_id: Any) -> Revision:
+    revision: Revision = _version(article, revision_id).revision
+    return revision
+
+
+def _version(article: Article, revision_id: Any) -> Version:
     try:
-        return versioning.versions_of(article).get(revision_id=int(revision_id)).revision
+        version: Version = versioning.versions_of(article).get(revision_id=int(revision_id))
     except (ValueError, TypeError, Version.DoesNotExist) as exc:  # not a revision of this article
         raise Http404("No such revision") from exc
+    return version
 
 
 def history(request: HttpRequest, slug: str) -> HttpResponse:
@@ -43,6 +49,7 @@ def history(request: HttpRequest, slug: str) -> HttpResponse:
     rows = [
         {
             "version": v,
+            "number": version_number(v),
             "revision": v.revision,
             "state": _state_at(states, v.revision.date_created),
             "publication": approved.get(v.revision_id),
@@ -54,6 +61,13 @@ def history(request: HttpRequest, slug: str) -> HttpResponse:
     ]
     context = {"article": article, "page": page, "rows": rows, "can_edit": editing.can_edit(request.user, article)}
     return render(request, "articles/desk/history.html", context)
+
+
+def version_number(version: Version) -> int | None:
+    """The article's own version number at that revision ("Version 3"), as the article page counts them;
+    read from the stored copy, so no query."""
+    number = version.field_dict.get("content_version")
+    return int(number) if number is not None else None
 
 
 def _states(article: Article) -> tuple[list[Any], list[str]]:
@@ -111,18 +125,31 @@ def diff(request: HttpRequest, slug: str) -> HttpResponse:
         old = versioning.versions_of(article).last().revision  # no publication yet: since the first draft
     if old is None or new is None:
         raise Http404("Nothing to compare yet")
-    context = {"article": article, "old": old, "new": new, "diff": diff_between(article, old, new)}
+    before, after = versioning.snapshot(old, article), versioning.snapshot(new, article)
+    context = {
+        "article": article,
+        "old": old,
+        "new": new,
+        "old_number": before.content_version,
+        "new_number": after.content_version,
+        "diff": diffing.diff_texts(before.text, after.text, before.references, after.references),
+    }
     return render(request, "articles/desk/diff.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def revert(request: HttpRequest, slug: str, revision_id: int) -> HttpResponse:
+    """GET asks for confirmation (what will happen, in words); POST reverts."""
     article = _article(request, slug)
     if not editing.can_edit(request.user, article):
         raise PermissionDenied
-    _revision(article, revision_id)
+    version = _version(article, revision_id)
+    number = version_number(version)
+    if request.method == "GET":
+        context = {"article": article, "revision": version.revision, "number": number}
+        return render(request, "articles/desk/revert_confirm.html", context)
     changed = editing.revert_article(article, by=request.user, revision_id=revision_id)
     messages.success(
-        request, f"Reverted to revision {revision_id}." if changed else "That revision is the current text."
+        request, f"Reverted to the text of version {number}." if changed else "That version is the current text."
     )
     return redirect("desk:history", slug=slug)

@@ -136,7 +136,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for a writer instead of failing with "database is locked".
     DATABASES["default"]["OPTIONS"] = {"timeout": env_int("DB_TIMEOUT_SECONDS", 5), "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Persistent too: a new SQLite connection re-reads the schema and re-registers Django's SQL functions
+    # on every request. Safe: a connection belongs to one thread (gunicorn sync workers, Celery's fixup
+    # closes it around tasks and after fork), holds no lock between transactions, and sees other
+    # processes' commits at its next query.
 
 elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # A database that does not answer, or a row lock held too long, gives an error page in seconds

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -147,7 +149,7 @@ def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse
         audiences=[(a, reverse("articles:detail", kwargs={"slug": slug}) + f"?audience={a.value}") for a in Audience],
         canonical=canonical,
         policy_url=reverse("articles:site_page", args=[EDITORIAL_POLICY]),
-        json_ld=_json_ld(_structured_data(context, canonical)),
+        json_ld=_json_ld(_structured_data(context, canonical), context["citations_json"]),
     )
     response = render(request, "articles/detail.html", context)
     if context["pending"]:
@@ -164,10 +166,15 @@ def _pick(versions: dict[str, Any], audience: str) -> Any:
 def _published_context(article: Article, audience: str) -> dict[str, Any]:
     publication = live_publication(article)
     # Only the version shown, without its search text: a long article's other version is as large again.
-    variants = publication.variants.defer("body_text")
+    # Its references come as the stored JSON text: the JSON-LD citations are derived from that text once
+    # per process (_citations_json), not decoded and re-encoded on every request.
+    variants = publication.variants.defer("body_text", "references").annotate(
+        references_json=Cast("references", output_field=TextField())
+    )
     shown = variants.filter(audience=audience).first() or variants.first()
     if shown is None:
         raise Http404("Empty publication")
+    references_json: str = shown.references_json  # type: ignore[attr-defined]  # annotate() above; `or` drops it
     body_html, sections = anchor_sections(_stored_html(shown.body_html))
     return {
         "publication": publication,
@@ -175,7 +182,7 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
         "body_html": mark_safe(body_html),  # noqa: S308 - sanitised; only slug ids added
         "sections": sections,
         "references_html": _stored_html(shown.references_html),
-        "references": shown.references,
+        "citations_json": _citations_json(references_json),
         "pending": False,
         **trust.article_extras(article, publication),
     }
@@ -207,7 +214,7 @@ def _pending_context(article: Article, audience: str) -> dict[str, Any]:
         "body_html": mark_safe(body_html),  # noqa: S308 - sanitised by the renderer; only slug ids added
         "sections": sections,
         "references_html": rendered.references_html,
-        "references": [_reference_fields(ref) for ref in rendered.cited],
+        "citations_json": _citations(_escaped_json([_reference_fields(ref) for ref in rendered.cited])),
         "pending": True,
     }
 
@@ -265,8 +272,8 @@ def _review_fields(context: dict[str, Any], base_url: str) -> dict[str, Any]:
 
 
 def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
-    """schema.org MedicalWebPage: who reviewed it and when, for whom it is written, what it cites.
-    Pending text gets no review fields: nobody has reviewed it yet."""
+    """schema.org MedicalWebPage: who reviewed it and when, for whom it is written (what it cites is added
+    by _json_ld). Pending text gets no review fields: nobody has reviewed it yet."""
     shown, publication = context["shown"], context["publication"]
     data: dict[str, Any] = {
         "@context": "https://schema.org",
@@ -276,7 +283,6 @@ def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
         "url": canonical,
         "inLanguage": "en",
         "audience": {"@type": "MedicalAudience", "audienceType": SCHEMA_AUDIENCE[Audience(shown.audience)]},
-        "citation": [_creative_work(ref) for ref in context["references"]],
     }
     if publication is not None:
         site = urlsplit(canonical)._replace(path="", query="", fragment="").geturl()
@@ -284,9 +290,28 @@ def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
     return data
 
 
-def _json_ld(data: dict[str, Any]) -> SafeString:
-    text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)
-    return mark_safe(text)  # noqa: S308 - "<", ">" and "&" are escaped just above, as json_script does
+@functools.lru_cache(maxsize=32)
+def _citations_json(references_json: str) -> str:
+    # Keyed by a publication's stored references (frozen at approval), so it is exactly _citations(): a
+    # long reference list read again costs a lookup instead of decoding, rebuilding and encoding ~200 works.
+    return _citations(references_json)
+
+
+def _citations(references_json: str) -> str:
+    """The JSON-LD "citation" list for references in the shape publications store, escaped for <script>."""
+    works = [_creative_work(ref) for ref in json.loads(references_json)]
+    return _escaped_json(works)
+
+
+def _escaped_json(data: Any) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)
+
+
+def _json_ld(data: dict[str, Any], citations_json: str) -> SafeString:
+    """The page's JSON-LD: `data` with the (precomputed, already escaped) citation list as its last member."""
+    text = _escaped_json(data)
+    text = f'{text[:-1]}, "citation": {citations_json}}}'  # data is never empty: it ends with "}"
+    return mark_safe(text)  # noqa: S308 - "<", ">" and "&" are escaped by _escaped_json, as json_script does
 
 
 # --- Staff-written pages and the sitemap ----------------------------------------------------------

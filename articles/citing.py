@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from .models import Article, Reference
-from .rendering import CitationUse, ReferenceLookup, find_citations
+from .rendering import CitationUse, ReferenceLookup, find_all_citations
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def check_citations(article: Article) -> CitationReport:
     cited: dict[str, Reference] = {}
     for variant in article.variants.all():
         label = variant.get_audience_display().lower()
-        for use in find_citations(variant.body):
+        for use in find_all_citations(variant.summary, variant.body):
             reference = lookup.resolve(use.key)
             if reference is None:
                 unresolved.append((label, use))
@@ -49,7 +49,8 @@ def _library_by_identifier(keys: list[str]) -> ReferenceLookup:
 
 
 def _unresolved_message(label: str, use: CitationUse, in_library: Reference | None) -> str:
-    where = f"on line {use.line} of the {label} version"
+    place = "in the Bottom line" if use.in_summary else f"on line {use.line}"
+    where = f"{place} of the {label} version"
     if in_library is not None:
         # The renderer numbers only attached references, so the reader would see "[?doi:…]".
         return (

@@ -13,7 +13,7 @@ from django.utils.text import slugify
 
 from . import references, roles, versioning, workflow
 from .models import Article, ArticleReference, ArticleVariant, Audience, Reference
-from .rendering import find_citations
+from .rendering import find_all_citations
 
 # Re-exported: callers build texts through this module.
 from .texts import ArticleText as ArticleText
@@ -80,20 +80,28 @@ def _write_variants(article: Article, variants: dict[str, VariantText]) -> None:
         )
 
 
-def library_entries_cited_in(*bodies: str) -> Any:
-    """The library references that citations in these texts name, by key, DOI or PMID."""
-    keys = {use.key for body in bodies for use in find_citations(body)}
+def _cited_keys(texts: list[tuple[str, str]]) -> set[str]:
+    return {use.key for summary, body in texts for use in find_all_citations(summary, body)}
+
+
+def library_entries_cited_in(summary: str, body: str) -> Any:
+    """The library references that the citations of one version (Bottom line and body) name, by key,
+    DOI or PMID."""
+    return _library_entries_for(_cited_keys([(summary, body)]))
+
+
+def _library_entries_for(keys: set[str]) -> Any:
     plain = {k for k in keys if not k.startswith(("doi:", "pmid:"))}
     dois = {k[4:] for k in keys if k.startswith("doi:")}
     pmids = {k[5:] for k in keys if k.startswith("pmid:")}
     return Reference.objects.filter(Q(key__in=plain) | Q(doi__in=dois) | Q(pmid__in=pmids))
 
 
-def _add_identifier_citations_to_library(bodies: list[str]) -> None:
+def _add_identifier_citations_to_library(keys: set[str]) -> None:
     """[@doi:…] / [@pmid:…] for a paper not yet in the library creates it (metadata fetched after commit)."""
-    known = library_entries_cited_in(*bodies)
+    known = _library_entries_for(keys)
     known_ids = {("doi", r.doi) for r in known} | {("pmid", r.pmid) for r in known}
-    for use in {use.key for body in bodies for use in find_citations(body)}:
+    for use in keys:
         kind, _, value = use.partition(":")
         if kind == "doi" and (kind, value) not in known_ids:
             references.reference_for_identifier("doi", value)
@@ -103,10 +111,11 @@ def _add_identifier_citations_to_library(bodies: list[str]) -> None:
 
 def attach_cited_references(article: Article) -> list[Reference]:
     """Writers cite from the whole library: a cited library entry is attached to the article on save,
-    so the reference list and the checks see it. Unknown keys stay unknown (and block submission)."""
-    bodies = [variant.body for variant in article.variants.all()]
-    _add_identifier_citations_to_library(bodies)
-    cited = library_entries_cited_in(*bodies)
+    so the reference list and the checks see it. The Bottom line cites like the body.
+    Unknown keys stay unknown (and block submission)."""
+    keys = _cited_keys([(variant.summary, variant.body) for variant in article.variants.all()])
+    _add_identifier_citations_to_library(keys)
+    cited = _library_entries_for(keys)
     missing = list(cited.exclude(article_links__article=article))
     ArticleReference.objects.bulk_create(
         [ArticleReference(article=article, reference=ref) for ref in missing], ignore_conflicts=True

@@ -11,7 +11,7 @@ from django.utils.html import strip_tags
 
 from .models import Article, Publication, PublishedVariant, Reference
 from .page_cache import public_pages_changed
-from .rendering import ReferenceLookup, render_article_text
+from .rendering import ReferenceLookup, render_article_text, render_summary_text
 
 
 def _person(user: Any, *, with_bio: bool = False) -> dict[str, Any]:
@@ -60,13 +60,14 @@ def publish(article: Article, *, approvers: list[Any], revision: Any = None) -> 
     transaction.on_commit(lambda: _neighbours_changed(article.pk, topics))
     cited: set[int] = set()
     for variant in article.variants.all():
-        rendered = render_article_text(variant.body, lookup)
+        rendered = render_article_text(variant.body, lookup, variant.summary)
         cited.update(ref.pk for ref in rendered.cited)
         PublishedVariant.objects.create(
             publication=publication,
             audience=variant.audience,
             title=variant.title,
-            summary=variant.summary,
+            summary=render_summary_text(variant.summary),
+            summary_html=rendered.summary_html,
             body_html=rendered.body_html,
             body_text=strip_tags(rendered.body_html),
             references_html=rendered.references_html,

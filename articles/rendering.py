@@ -17,6 +17,7 @@ inline rule, so `[@…]` inside code spans and code blocks stays literal text.
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -183,6 +184,11 @@ def sanitise(html: str) -> str:
     )
 
 
+# The Bottom line is one paragraph of running text: no block elements survive in it.
+INLINE_TAGS = {"a", "abbr", "b", "br", "cite", "code", "del", "em", "i", "ins", "small", "span", "strong", "sub", "sup"}
+# "Lower it [@a]." loses its marker in the plain text; the space left before the full stop goes too.
+_SPACE_BEFORE_PUNCTUATION_RE = re.compile(r"\s+([.,;:!?)])")
+
 # --- The parser ------------------------------------------------------------------------------------
 
 # A writer's own raw HTML loses every class, id and style before the sanitiser sees it, so even a
@@ -225,6 +231,35 @@ def _convert(body: str, numbering: _Numbering) -> str:
     return _TAG_RE.sub("", _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
 
 
+def _convert_summary(summary: str, numbering: _Numbering) -> str:
+    """The Bottom line as inline Markdown: no paragraphs, headings or lists, citations numbered by the same
+    `numbering` as the body so the two share one reference list."""
+    tokens = _MARKDOWN.parseInline(_tag_lines(summary), {"summary": True})
+    for marker in _citation_tokens(tokens):
+        numbering.record(marker)
+    return _TAG_RE.sub("", _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
+
+
+def sanitise_inline(html: str) -> str:
+    """The allow-list narrowed to inline elements: what may sit inside the Bottom line's one paragraph."""
+    return nh3.clean(
+        html,
+        tags=INLINE_TAGS,
+        attributes={tag: names for tag, names in ALLOWED_ATTRIBUTES.items() if tag in INLINE_TAGS},
+        attribute_filter=_keep_attribute,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
+def render_summary_text(summary: str) -> str:
+    """The Bottom line as plain text without citation markers: for search, meta descriptions, JSON-LD and
+    the API's `bottom_line`."""
+    html = _convert_summary(summary, _Numbering(lookup=None))  # no lookup: markers render as nothing
+    text = html_module.unescape(strip_tags(sanitise_inline(html)))
+    return _SPACE_BEFORE_PUNCTUATION_RE.sub(r"\1", " ".join(text.split()))
+
+
 def render_markdown(text: str) -> SafeString:
     """Markdown without citations (summaries, site pages), through the same parser and sanitiser."""
     html = _TAG_RE.sub("", _MARKDOWN.render(text.replace(_TAG_OPEN, "").replace(_TAG_CLOSE, "")))
@@ -237,7 +272,8 @@ def render_markdown(text: str) -> SafeString:
 @dataclass(frozen=True)
 class CitationUse:
     key: str  # "castro2018", or "doi:<normalised doi>", or "pmid:<digits>"
-    line: int  # 1-based line number in the Markdown body
+    line: int  # 1-based line number in the Markdown body (or in the Bottom line)
+    in_summary: bool = False  # written in the Bottom line rather than the body
 
 
 @dataclass(frozen=True)
@@ -246,6 +282,7 @@ class RenderedText:
     references_html: SafeString
     cited: list[Reference]
     unknown: list[CitationUse]
+    summary_html: SafeString  # the Bottom line, inline HTML (no <p>)
 
 
 class ReferenceLookup:
@@ -320,7 +357,11 @@ def _citation_rule(state: StateInline, silent: bool) -> bool:
     if not silent:
         token = state.push("citation", "sup", 0)
         keys = [normalise_citation_key(item.strip()[1:]) for item in match.group(3).split(";")]
-        token.meta = {"keys": keys, "position": (int(match.group(1)), int(match.group(2)))}
+        token.meta = {
+            "keys": keys,
+            "position": (int(match.group(1)), int(match.group(2))),
+            "in_summary": bool(state.env.get("summary")),
+        }
     state.pos = match.end()
     return True
 
@@ -350,7 +391,7 @@ class _Numbering:
     def record(self, marker: Token) -> None:
         line, index = marker.meta["position"]
         self.positions.append((line, index))
-        uses = [CitationUse(key, line) for key in marker.meta["keys"]]
+        uses = [CitationUse(key, line, marker.meta.get("in_summary", False)) for key in marker.meta["keys"]]
         self.uses.extend(uses)
         marker.meta["html"] = self._marker_html(uses) if self.lookup is not None else ""
 
@@ -427,6 +468,18 @@ def find_citations(body: str) -> list[CitationUse]:
     return numbering.uses
 
 
+def find_summary_citations(summary: str) -> list[CitationUse]:
+    """Every citation in a Bottom line, in order, each marked `in_summary`."""
+    numbering = _Numbering(lookup=None)
+    _convert_summary(summary, numbering)
+    return numbering.uses
+
+
+def find_all_citations(summary: str, body: str) -> list[CitationUse]:
+    """The citations of one version: its Bottom line's first, then its body's (the reader's order)."""
+    return find_summary_citations(summary) + find_citations(body)
+
+
 def replace_citation_keys(body: str, replace: Callable[[str], str]) -> str:
     """The body with each key of each real citation (not those in code) passed through `replace`.
     Keys are given as written, so "[@Castro2018]" calls replace("Castro2018")."""
@@ -450,12 +503,16 @@ def _opening_offset(body: str, line_start: int, index: int) -> int:
     return line_start + [match.start() for match in _OPENING_RE.finditer(line)][index]
 
 
-def render_article_text(body: str, lookup: ReferenceLookup, *, id_prefix: str = "") -> RenderedText:
-    """One audience version's body with numbered citation markers, and its own numbered reference list.
-    `id_prefix` (e.g. "patient-") goes before every citation anchor id, for pages that show both versions."""
+def render_article_text(body: str, lookup: ReferenceLookup, summary: str = "", *, id_prefix: str = "") -> RenderedText:
+    """One audience version's Bottom line and body with numbered citation markers, and its own numbered
+    reference list. Numbers go by first appearance across the Bottom line, then the body: the reader meets
+    the Bottom line first, and both point into the one list. `id_prefix` (e.g. "patient-") goes before every
+    citation anchor id, for pages that show both versions."""
     numbering = _Numbering(lookup=lookup, id_prefix=id_prefix)
+    summary_html = tighten_citations(sanitise_inline(_convert_summary(summary, numbering))) if summary else ""
     body_html = tighten_citations(sanitise(_convert(body, numbering)))
     return RenderedText(
+        summary_html=mark_safe(summary_html),  # noqa: S308 - sanitised by the inline allow-list
         body_html=mark_safe(body_html),  # noqa: S308 - sanitised by the allow-list
         references_html=mark_safe(sanitise(_reference_list(numbering))),  # noqa: S308 - sanitised
         cited=numbering.cited,

@@ -56,7 +56,10 @@ class ReaderNoticeSerializer(serializers.Serializer[Any]):
 class AudienceVersionSerializer(serializers.Serializer[Any]):
     audience = serializers.CharField()
     title = serializers.CharField()
-    bottom_line = serializers.CharField()
+    bottom_line = serializers.CharField(help_text="The Bottom line as plain text, without citation markers.")
+    bottom_line_html = serializers.CharField(
+        help_text="The Bottom line as sanitised inline HTML (no <p>), its citation numbers shared with body_html."
+    )
     body_html = serializers.CharField(help_text="Sanitised HTML, exactly as the reader page shows it.")
     body_text = serializers.CharField()
     references = ReferenceSerializer(many=True)

@@ -140,6 +140,7 @@ def _version(request: Request, article: Article, variant: PublishedVariant, stan
         "audience": variant.audience,
         "title": variant.title,
         "bottom_line": variant.summary,
+        "bottom_line_html": variant.summary_html,
         "body_html": variant.body_html,
         "body_text": variant.body_text,
         "references": _references(variant.references, standing),

@@ -438,7 +438,10 @@ class PublishedVariant(models.Model):
     publication = models.ForeignKey(Publication, on_delete=models.PROTECT, related_name="variants")
     audience = models.CharField(max_length=12, choices=Audience.choices)
     title = models.CharField(max_length=300)
+    # The Bottom line twice: plain text without citation markers (search, cards, meta description, JSON-LD,
+    # the API's bottom_line) and inline HTML whose citation numbers run on into the body's.
     summary = models.TextField()
+    summary_html = models.TextField(blank=True)
     body_html = models.TextField()
     # The body as plain text, made at approval, so reader search matches words, not HTML tags or URLs.
     body_text = models.TextField(blank=True)

@@ -325,7 +325,8 @@ def _changes_since_live(article: Article) -> dict[str, Any] | None:
 def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
     variant = article.variant(audience.value)
     # Both versions share the page: each gets its own anchors, so citation 1 leads to its own reference 1.
-    rendered = render_article_text(variant.body, lookup, id_prefix=f"{audience.value}-") if variant else None
+    prefix = f"{audience.value}-"
+    rendered = render_article_text(variant.body, lookup, variant.summary, id_prefix=prefix) if variant else None
     return {"audience": audience, "variant": variant, "rendered": rendered}
 
 
@@ -546,14 +547,15 @@ def preview(request: HttpRequest) -> HttpResponse:
     try:
         # The same bound as saving: the preview must never cost more than the worst text one may save.
         validate_body(typed["body"])
+        validate_body(typed["summary"])
     except ValidationError as refusal:
         return render(request, "articles/desk/_preview_refused.html", {"messages_": refusal.messages}, status=422)
     typed["title"], typed["summary"] = typed["title"][:300], typed["summary"][:BODY_MAX_CHARS]
     audience = request.POST.get("audience", Audience.PATIENT)
     variant = ArticleVariant(audience=audience if audience in Audience.values else Audience.PATIENT, **typed)
-    lookup = ReferenceLookup.from_references(editing.library_entries_cited_in(variant.body))
+    lookup = ReferenceLookup.from_references(editing.library_entries_cited_in(variant.summary, variant.body))
     # The editor previews both versions side by side: anchors carry the audience so they stay apart.
-    rendered = render_article_text(variant.body, lookup, id_prefix=f"{variant.audience}-")
+    rendered = render_article_text(variant.body, lookup, variant.summary, id_prefix=f"{variant.audience}-")
     return render(request, "articles/desk/_preview.html", {"rendered": rendered, "variant": variant})
 
 

@@ -92,7 +92,7 @@ def revision_preview(request: HttpRequest, slug: str, revision_id: int) -> HttpR
         {
             "audience": audience,
             "text": text,
-            "rendered": render_article_text(text.body, lookup, id_prefix=f"{audience}-"),
+            "rendered": render_article_text(text.body, lookup, text.summary, id_prefix=f"{audience}-"),
         }
         for audience, text in snap.text.variants.items()
     ]

@@ -25,7 +25,14 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Article, Audience, Publication, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
-from ..rendering import ReferenceLookup, anchor_sections, render_article_text, sanitise, tighten_citations
+from ..rendering import (
+    ReferenceLookup,
+    anchor_sections,
+    render_article_text,
+    render_summary_text,
+    sanitise,
+    tighten_citations,
+)
 from ..search import search_articles
 from . import trust
 
@@ -179,6 +186,8 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
     return {
         "publication": publication,
         "shown": shown,
+        "summary_html": _stored_html(shown.summary_html),
+        "summary_text": shown.summary,
         "body_html": mark_safe(body_html),  # noqa: S308 - sanitised; only slug ids added
         "sections": sections,
         "references_html": _stored_html(shown.references_html),
@@ -206,11 +215,14 @@ def _pending_context(article: Article, audience: str) -> dict[str, Any]:
     if not versions:
         raise Http404("Nothing written yet")
     shown = _pick(versions, audience)
-    rendered = render_article_text(shown.body, ReferenceLookup.from_references(article.references.all()))
+    lookup = ReferenceLookup.from_references(article.references.all())
+    rendered = render_article_text(shown.body, lookup, shown.summary)
     body_html, sections = anchor_sections(rendered.body_html)
     return {
         "publication": None,
         "shown": shown,
+        "summary_html": rendered.summary_html,
+        "summary_text": render_summary_text(shown.summary),
         "body_html": mark_safe(body_html),  # noqa: S308 - sanitised by the renderer; only slug ids added
         "sections": sections,
         "references_html": rendered.references_html,
@@ -279,7 +291,7 @@ def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
         "@context": "https://schema.org",
         "@type": "MedicalWebPage",
         "name": shown.title,
-        "description": shown.summary,
+        "description": context["summary_text"],
         "url": canonical,
         "inLanguage": "en",
         "audience": {"@type": "MedicalAudience", "audienceType": SCHEMA_AUDIENCE[Audience(shown.audience)]},

@@ -174,6 +174,34 @@ REFERENCES: list[dict[str, Any]] = [
         "year": 2024,
         "url": "https://www.regeneron.com/downloads/dupixent_fpi.pdf",
     },
+    # Really retracted (The Lancet, February 2010): the third demo article cites it so the citation watch has
+    # something to find. Without internet its check ends "unreachable", never "clean".
+    {
+        "key": "wakefield1998",
+        "kind": "research",
+        "title": (
+            "Ileal-lymphoid-nodular hyperplasia, non-specific colitis, and pervasive developmental disorder in children"
+        ),
+        "authors": "Wakefield AJ\nMurch SH\nAnthony A\nLinnell J\nCasson DM\nMalik M",
+        "source": "The Lancet",
+        "year": 1998,
+        "volume": "351",
+        "pages": "637-641",
+        "doi": "10.1016/s0140-6736(97)11096-0",
+        "pmid": "9500320",
+    },
+    {
+        "key": "hviid2019",
+        "kind": "research",
+        "title": "Measles, mumps, rubella vaccination and autism: a nationwide cohort study",
+        "authors": "Hviid A\nHansen JV\nFrisch M\nMelbye M",
+        "source": "Annals of Internal Medicine",
+        "year": 2019,
+        "volume": "170",
+        "pages": "513-520",
+        "doi": "10.7326/m18-2101",
+        "pmid": "30831578",
+    },
 ]
 
 QA_BODY_CLINICIAN = """\
@@ -309,6 +337,48 @@ Do not stop a biologic on your own. Talk with your doctor about any change.
 The team will now study samples from inside the lungs. They will also follow people for longer.
 """
 
+RETRACTION_DEMO_CLINICIAN = """\
+> **Demo article.** This sample shows how the citation watch flags a retracted source. It was written
+> for the demonstration site and is not medical advice.
+
+## The paper
+
+In 1998 *The Lancet* published a case series of 12 children with bowel symptoms and developmental
+regression, several of whom had, according to their parents, first shown symptoms soon after MMR
+vaccination [@wakefield1998]. The paper proved no causal link, yet it was widely read as one.
+
+## What happened next
+
+Investigations found that the children had not been referred and described as the paper said, and
+that its author had undeclared interests. The journal retracted the paper in February 2010.
+
+## What the evidence shows
+
+Large studies since then find no association between MMR vaccination and autism. A Danish cohort of
+more than 650,000 children followed for about ten years found no raised risk, including in children
+with autistic siblings [@hviid2019].
+"""
+
+RETRACTION_DEMO_PATIENT = """\
+> **Demo article.** This sample shows how the site warns about a withdrawn study. It is not medical
+> advice.
+
+## The old study
+
+In 1998 a journal printed a small study of 12 children [@wakefield1998]. Some people read it as
+saying that the MMR shot causes autism. It did not show that.
+
+## Why it was taken back
+
+Checks found that the study was not done the way it said. The journal took it back in 2010. This is
+called a retraction.
+
+## What we know now
+
+Much larger studies found no link between the MMR shot and autism. One study in Denmark looked at
+more than 650,000 children. Children who got the shot were no more likely to have autism [@hviid2019].
+"""
+
 ARTICLES: list[dict[str, Any]] = [
     {
         "slug": "continue-dupilumab-despite-persistent-cough",
@@ -375,6 +445,31 @@ ARTICLES: list[dict[str, Any]] = [
                     "treatment stops."
                 ),
                 "body": NEWS_BODY_PATIENT,
+            },
+        },
+    },
+    {
+        "slug": "demo-retracted-mmr-study",
+        "title": "Demo: how a retracted study is flagged (the 1998 MMR paper)",
+        "kind": "news",
+        "topic": "Vaccines",
+        "references": ["wakefield1998", "hviid2019"],
+        "variants": {
+            "clinician": {
+                "title": "Demo: the 1998 Lancet MMR paper and its retraction",
+                "summary": (
+                    "Demo article for the citation watch. The 1998 Lancet case series linking MMR vaccination "
+                    "with developmental disorder was retracted in 2010; large cohort studies find no association."
+                ),
+                "body": RETRACTION_DEMO_CLINICIAN,
+            },
+            "patient": {
+                "title": "Demo: a study about the MMR shot was taken back",
+                "summary": (
+                    "This is a demo article. A small 1998 study was taken back by its journal in 2010. "
+                    "Big studies show the MMR shot does not cause autism."
+                ),
+                "body": RETRACTION_DEMO_PATIENT,
             },
         },
     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import library
+from .views import library, watch
 
 app_name = "library"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/", library.reference_detail, name="detail"),
     path("<int:pk>/edit/", library.reference_edit, name="edit"),
     path("<int:pk>/look-up-again/", library.look_up_again, name="look_up_again"),
+    path("<int:pk>/check/", watch.check_reference, name="check"),
 ]

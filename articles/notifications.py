@@ -152,3 +152,23 @@ def reader_feedback_received(item: Any) -> None:
         what = "A reader asked a follow-up question about"
     link = settings.SITE_URL.rstrip("/") + reverse("desk:feedback_item", kwargs={"pk": item.pk})
     _send(item.handlers.all(), subject, f"{what} “{article.title}”.\n\nRead and handle it: {link}\n")
+
+
+def reviewers_of_record(article: Article) -> list[User]:
+    """The reviewers of the latest round that had any: who approved (or is reviewing) the text."""
+    for review_round in article.review_rounds.order_by("-number").prefetch_related("assignments__reviewer"):
+        reviewers = [a.reviewer for a in review_round.assignments.all()]
+        if reviewers:
+            return reviewers
+    return []
+
+
+def citation_alerts(article: Article, alerts: list[Any]) -> None:
+    findings = "\n".join(f"- {a.reference.key}: {a.get_standing_display().lower()}. {a.summary}" for a in alerts)
+    _send(
+        [*article.authors.all(), *reviewers_of_record(article)],
+        f"A source cited in “{article.title}” needs attention",
+        f"The citation watch found news about sources that “{article.title}” cites:\n\n{findings}\n\n"
+        f"The article is listed in the review queue until the Advisory Board resolves this.\n\n"
+        f"{_link('desk:article', article)}\n",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -86,3 +87,51 @@ def erase_expired_reader_emails() -> int:
     from .feedback import erase_expired_emails
 
     return erase_expired_emails(timezone.now())
+
+
+# --- The citation watch -------------------------------------------------------------------------------
+# Acknowledged only after they ran, and put back if the worker dies (acks_late, reject_on_worker_lost):
+# every step is safe to run twice (see articles.watch), so a lost worker costs time, never a duplicate.
+
+
+def _enqueue(plan: Any) -> dict[str, Any]:
+    for batch in plan.batches:
+        check_citation_batch.delay(batch.as_message())
+    return {"run": plan.run, "references": plan.reference_count, "batches": len(plan.batches)}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sweep_citations() -> dict[str, Any]:
+    """Daily (beat): claims the due references and fans their batches out over every worker."""
+    from . import watch
+
+    return _enqueue(watch.plan_sweep(timezone.now()))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def check_citation_batch(batch: dict[str, Any]) -> int:
+    """One checker on one batch of references; its verdicts stored, its alerts opened."""
+    from . import watch
+
+    planned = watch.Batch(**batch)
+    stored = watch.run_batch(planned)
+    watch.batch_finished(planned)
+    return len(stored)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def check_reference_now(reference_id: int) -> dict[str, Any]:
+    """ "Check now" on a library entry."""
+    from . import watch
+
+    return _enqueue(watch.plan_check_now([reference_id]))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def check_article_citations(article_id: int) -> dict[str, Any]:
+    """ "Check now" on an article, and on every submission: all its references, whenever last checked."""
+    from . import watch
+    from .models import ArticleReference
+
+    ids = ArticleReference.objects.filter(article_id=article_id).values_list("reference_id", flat=True)
+    return _enqueue(watch.plan_check_now(ids))

@@ -211,8 +211,23 @@ def _citations_resolve(article: Article) -> list[str]:
     ]
 
 
+def _no_unacknowledged_retracted_source(article: Article) -> list[str]:
+    # A retracted source may be cited only to say it was retracted, and the writer must say so.
+    from .watch import known_retracted  # the watch calls back into this module for alert side effects
+
+    return [
+        f"Reference {ref.key} has been retracted: replace it, or mark that the text cites it as retracted."
+        for ref in known_retracted(article)
+    ]
+
+
 # Every check registered here runs on submit and on approval, and all reasons are reported together.
-FITNESS_CHECKS: list[FitnessCheck] = [_has_both_versions, _citations_resolve, readability.readability_problems]
+FITNESS_CHECKS: list[FitnessCheck] = [
+    _has_both_versions,
+    _citations_resolve,
+    readability.readability_problems,
+    _no_unacknowledged_retracted_source,
+]
 
 
 def fitness_problems(article: Article) -> list[str]:
@@ -319,6 +334,7 @@ def submit(article: Article, *, by: Any, note: str = "") -> WorkflowEvent:
             notifications.after_commit(notifications.resubmitted, event, previous)
         else:
             notifications.after_commit(notifications.submitted, event)
+        _check_citations_after_commit(article)
     return event
 
 
@@ -690,6 +706,36 @@ def add_comment(article: Article, *, by: Any, body: str) -> ReviewComment:
     )
     notifications.after_commit(notifications.commented, comment)
     return comment
+
+
+# --- The citation watch's findings ---------------------------------------------------------------------
+
+
+def _check_citations_after_commit(article: Article) -> None:
+    """Submitting checks the article's sources at once, so the reviewer sees their standing."""
+    if settings.CITATION_CHECK_ON_SUBMIT:
+        from . import jobs
+        from .tasks import check_article_citations
+
+        # If the queue is down, the watch's owed-work sweep checks the never-checked sources later.
+        jobs.enqueue_after_commit(check_article_citations, article.pk, owed="the check of its sources")
+
+
+def citation_alerts_opened(article: Article, alerts: list[Any]) -> None:
+    """A source the article cites went bad (called by the watch inside its transaction). The article is
+    listed in the review queue while an alert is unresolved; readers of an approved article get the notice
+    on their very next request (the public page cache is told)."""
+    from .citations.verdicts import READER_NOTICE
+
+    if article.live_publication_id and any(alert.standing in READER_NOTICE for alert in alerts):
+        article_id = article.pk
+        transaction.on_commit(lambda: page_cache.public_pages_changed(article_id))
+
+
+def announce_citation_alerts(article: Article, alerts: list[Any]) -> None:
+    """Once a check run is over: the article's writers and reviewers of record hear of its new alerts in
+    one message (the watch marks them announced, so nobody hears of a finding twice)."""
+    notifications.after_commit(notifications.citation_alerts, article, alerts)
 
 
 # --- What a person can do next (for pages; the functions above still decide) ----------------------------

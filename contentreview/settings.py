@@ -285,13 +285,21 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 # A task is acknowledged after it ran, so a worker that dies mid-task leaves it for another worker.
 CELERY_TASK_ACKS_LATE = True
+# A pool process killed mid-task (out of memory, SIGKILL) puts its task back on the queue at once.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands an unacknowledged task to another worker after this many seconds, so it must outlast the
+# longest task (the hard time limit) or a slow task would run twice at once.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")
 # Short timeouts and one quick publish retry: with the broker down a page still answers within a few
 # seconds, and what it could not queue is owed and re-queued by beat (articles/jobs.py).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("BROKER_TIMEOUT_SECONDS", 2)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3,
     "max_retries": 1,
@@ -313,6 +321,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "erase-reader-emails-daily": {
         "task": "articles.tasks.erase_expired_reader_emails",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "citation-sweep-daily": {
+        "task": "articles.tasks.sweep_citations",
+        "schedule": crontab(hour=env_int("CITATION_SWEEP_HOUR", 3), minute=env_int("CITATION_SWEEP_MINUTE", 30)),
     },
     "heartbeat-every-5-minutes": {
         "task": "articles.tasks.heartbeat",
@@ -350,6 +362,15 @@ OUTSIDE_HTTP_TIMEOUT_SECONDS = env_int("OUTSIDE_HTTP_TIMEOUT_SECONDS", 10)
 # without being done (its job was never queued, or lost) is queued again by the owed-work sweep.
 METADATA_RETRY_SECONDS = env_int("METADATA_RETRY_SECONDS", 60)
 LOOKUP_OWED_AFTER_SECONDS = env_int("LOOKUP_OWED_AFTER_SECONDS", 300)
+
+# --- The citation watch (articles/watch.py) ------------------------------------------------------
+# A reference is re-checked once its last check is older than this; the daily sweep also takes a share
+# of the not-yet-due ones (oldest first) so the checks spread evenly over the days.
+CHECK_INTERVAL_DAYS = env_int("CHECK_INTERVAL_DAYS", 7)
+# The checkers the watch runs, in order (each a class with `name`, `batch_size`, `check(batch)`).
+CITATION_CHECKERS = env_list("CITATION_CHECKERS", ["articles.citations.age.AgeChecker"])
+# Submitting an article checks its references at once (off only in tests that do not exercise the watch).
+CITATION_CHECK_ON_SUBMIT = env_bool("CITATION_CHECK_ON_SUBMIT", True)
 
 # --- Citation checkers (articles/citations/: crossref, pubmed, links, age) ---------------------
 # Crossref's published limits (per client, across all our workers: kept in Redis): the polite pool (a

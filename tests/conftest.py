@@ -52,6 +52,13 @@ def fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_citation_checks_on_submit(settings: Any) -> None:
+    # Submitting queues a check of the article's sources on the real broker; tests that are not about the
+    # citation watch must not leave such tasks for a later test's worker (which would reach the internet).
+    settings.CITATION_CHECK_ON_SUBMIT = False
+
+
+@pytest.fixture(autouse=True)
 def own_page_cache(settings: Any) -> None:
     # Each test gets its own page-cache namespace: the database rolls back between tests, Redis does not.
     pages = {**settings.CACHES["pages"], "KEY_PREFIX": f"test-pages-{uuid.uuid4().hex}"}

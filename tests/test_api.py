@@ -210,8 +210,8 @@ def test_query_counts_do_not_grow_with_the_number_of_references(
     few = published(cast, "Few sources", "ref0")
     many = published(cast, "Many sources", *(f"ref{n}" for n in range(12)))
     for article in (few, many):
-        # The article with its publication, the versions, and the public update log.
-        with django_assert_num_queries(3):
+        # The article with its publication, the versions, the public update log, and the sources' standing.
+        with django_assert_num_queries(4):
             assert get(client, f"articles/{article.slug}/").status_code == 200
 
 

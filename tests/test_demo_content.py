@@ -44,3 +44,13 @@ def test_demo_articles_are_listed_on_the_home_page(client) -> None:
     page = client.get("/").content.decode()
     for article in Article.objects.all():
         assert article.get_absolute_url() in page
+
+
+@pytest.mark.django_db
+def test_a_third_clearly_labelled_demo_article_cites_the_retracted_1998_lancet_paper() -> None:
+    call_command("load_demo")
+    demo = Article.objects.get(slug="demo-retracted-mmr-study")
+    assert demo.title.startswith("Demo:")
+    assert all("Demo article" in v.body for v in demo.variants.all())
+    lancet = demo.references.get(key="wakefield1998")
+    assert (lancet.doi, lancet.pmid) == ("10.1016/s0140-6736(97)11096-0", "9500320")

@@ -108,14 +108,14 @@ def test_changes_saved_while_redis_is_down_are_looked_up_once_it_is_back(
         assert f"Saved; the lookup {OWED}." in saved.content.decode()
         assert Reference.objects.filter(metadata_status="pending").count() == 2
         # Still down when beat next runs: nothing is queued, and the work stays owed.
-        assert tasks.requeue_owed_work.apply().get() == {"reference-lookups": 0}
+        assert tasks.requeue_owed_work.apply().get()["reference-lookups"] == 0
         assert Reference.objects.filter(metadata_status="pending").count() == 2
 
     # The queue is back (the session's Redis, with the real worker on it): beat's sweep queues the owed
     # lookups, the worker runs them, and a second sweep finds nothing owed, so nothing runs twice.
-    assert tasks.requeue_owed_work.apply().get() == {"reference-lookups": 2}
+    assert tasks.requeue_owed_work.apply().get()["reference-lookups"] == 2
     wait_for(lambda: not Reference.objects.exclude(metadata_status="complete").exists())
-    assert tasks.requeue_owed_work.apply().get() == {"reference-lookups": 0}
+    assert tasks.requeue_owed_work.apply().get()["reference-lookups"] == 0
     assert sorted(Reference.objects.values_list("key", flat=True)) == ["castro2018", "wenzel2013"]
     assert len(fakeweb.seen(f"/works/{CASTRO_DOI}")) == 1 and len(fakeweb.seen(f"/works/{WENZEL_DOI}")) == 1
     assert list(Article.objects.get(pk=article.pk).references.values_list("key", flat=True)) == ["wenzel2013"]

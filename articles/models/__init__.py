@@ -6,6 +6,7 @@ updates. New sub-domains get a module of their own, re-exported here so
 `from articles.models import X` keeps working everywhere.
 """
 
+from .checks import SEVERITY, CitationAlert, ReferenceCheck, RetractedCitation, severity_rank
 from .editorial import (
     REVISION_REFERENCE_FIELDS,
     Article,
@@ -27,21 +28,26 @@ from .feedback import ArticleUpdate, ProposedChangeNote, ReaderFeedback
 
 __all__ = [
     "REVISION_REFERENCE_FIELDS",
+    "SEVERITY",
     "Article",
     "ArticleQuerySet",
     "ArticleReference",
     "ArticleUpdate",
     "ArticleVariant",
     "Audience",
+    "CitationAlert",
     "Profile",
     "ProposedChangeNote",
     "Publication",
     "PublishedVariant",
     "ReaderFeedback",
     "Reference",
+    "ReferenceCheck",
+    "RetractedCitation",
     "ReviewAssignment",
     "ReviewComment",
     "ReviewRound",
     "SitePage",
     "WorkflowEvent",
+    "severity_rank",
 ]

@@ -200,6 +200,11 @@ class Reference(models.Model):
     # when an unreachable service will be tried again: shown to the writer, read by the owed-work sweep.
     lookup_queued_at = models.DateTimeField(null=True, blank=True)
     lookup_retry_at = models.DateTimeField(null=True, blank=True)
+    # The citation watch's bookkeeping (articles.watch): when a checker last stored a verdict, and which
+    # sweep has claimed the entry until when, so two sweeps (or a redelivered one) never check it twice.
+    checked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    check_claim = models.CharField(max_length=40, blank=True)
+    check_claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

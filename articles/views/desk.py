@@ -14,13 +14,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Max, Prefetch
+from django.db.models import Count, Max, Min, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import citing, corrections, editing, feedback, jobs, roles, versioning, workflow
+from .. import citing, corrections, editing, feedback, jobs, roles, versioning, watch, workflow
 from ..feedback_forms import ChangeNoteForm
 from ..forms import (
     ApproveForm,
@@ -184,6 +184,10 @@ def queue(request: HttpRequest) -> HttpResponse:
                 list(Article.objects.due_for_rereview(now).prefetch_related(writers).order_by("approved_at"))
             )
         ],
+        # Listed until the Board resolves every alert (articles.watch opens them).
+        "alerted": Article.objects.filter(citation_alerts__state__in=watch.ACTIVE_STATES)
+        .annotate(alert_count=Count("citation_alerts"), first_alert=Min("citation_alerts__opened_at"))
+        .order_by("first_alert"),
         "now": now,
     }
     return render(request, "articles/desk/queue.html", context)
@@ -284,6 +288,17 @@ def _article_context(
         "refusal": forms.get("refusal"),
         "can_edit": editing.can_edit(user, article),
         "edit_locked": editing.may_write(user, article) and workflow.edit_refusal(user, article),
+        **_watch_context(user, article),
+    }
+
+
+def _watch_context(user: Any, article: Article) -> dict[str, Any]:
+    """The citation watch's part of the desk page and the editor: each source's standing, open alerts."""
+    return {
+        "sources": watch.sources_of(article),
+        "can_cite_as_retracted": workflow.is_author(user, article) or roles.is_editor(user),
+        "can_check": True,
+        "alerts": article.citation_alerts.filter(state__in=watch.ACTIVE_STATES).select_related("reference"),
     }
 
 
@@ -644,11 +659,9 @@ def _conflict(
 def _editor(
     request: HttpRequest, article: Article, article_form: ArticleForm, forms_by_audience: Any, status: int = 200
 ) -> HttpResponse:
+    context = {"article": article, "article_form": article_form, "panels": _panels(forms_by_audience)}
     return render(
-        request,
-        "articles/desk/editor.html",
-        {"article": article, "article_form": article_form, "panels": _panels(forms_by_audience)},
-        status=status,
+        request, "articles/desk/editor.html", {**context, **_watch_context(request.user, article)}, status=status
     )
 
 

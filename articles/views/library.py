@@ -15,13 +15,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import jobs, references, roles
+from .. import jobs, references, roles, watch
 from ..models import Article, Reference
+from ..models.checks import STANDING_CHOICES
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
 from ..references import add_references_by_identifier, may_edit_library
 from ..search import search_references
 
 PAGE_SIZE = 25
+STANDINGS = {value for value, _ in STANDING_CHOICES}
 View = Callable[..., HttpResponse]
 
 
@@ -41,13 +43,20 @@ def library_keeper_required(view: View) -> View:
 @library_keeper_required
 def reference_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
+    standing = request.GET.get("standing", "")
     shown = _citing_filter(request.user, prefix="articles__")
     found = Reference.objects.annotate(citing_articles=Count("articles", filter=shown, distinct=True)).order_by("key")
     if query:
         found = search_references(found, query)
+    if standing in STANDINGS:
+        found = found.filter(pk__in=watch.references_with_standing(standing).values("pk"))
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
-    query_string = urlencode({"q": query}) + "&" if query else ""
-    return render(request, "articles/library/list.html", {"page": page, "query": query, "query_string": query_string})
+    filters = {k: v for k, v in (("q", query), ("standing", standing)) if v}
+    query_string = urlencode(filters) + "&" if filters else ""
+    standings = watch.standings(r.pk for r in page.object_list)
+    rows = [(reference, standings.get(reference.pk, [])) for reference in page.object_list]
+    context = {"page": page, "rows": rows, "query": query, "query_string": query_string, "standing": standing}
+    return render(request, "articles/library/list.html", {**context, "standings": STANDING_CHOICES})
 
 
 @library_keeper_required
@@ -61,7 +70,10 @@ def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     own = set(Article.objects.authored_by(roles.signed_in(request)).filter(pk__in=citing).values_list("pk", flat=True))
     rows = [(article, article.pk in own) for article in citing]
-    return render(request, "articles/library/detail.html", {"reference": reference, "citing": rows})
+    history = Paginator(reference.checks.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"reference": reference, "citing": rows, "history": history, "query_string": ""}
+    context["standing_checks"] = watch.standings([pk]).get(pk, [])
+    return render(request, "articles/library/detail.html", context)
 
 
 def _citing_filter(user: object, prefix: str = "") -> Q:

@@ -20,9 +20,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
+from .. import watch
 from ..models import Article, Audience, Publication, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
 from ..rendering import (
@@ -140,7 +142,8 @@ def choose_audience(request: HttpRequest, slug: str) -> HttpResponse:
 def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse:
     if audience not in Audience.values:
         raise Http404("No such audience")
-    article = get_object_or_404(Article.objects.select_related("live_publication"), slug=slug)
+    articles = Article.objects.select_related("live_publication").annotate(has_source_notice=watch.has_reader_notice())
+    article = get_object_or_404(articles, slug=slug)
     if article.live_publication is not None:
         context = _published_context(article, audience)
     elif settings.PUBLISH_PENDING and article.status in PENDING_STATUSES:
@@ -182,6 +185,8 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
     if shown is None:
         raise Http404("Empty publication")
     references_json: str = shown.references_json  # type: ignore[attr-defined]  # annotate() above; `or` drops it
+    notices = watch.reader_notices(article)
+    beside = watch.published_reference_numbers(json.loads(references_json), notices) if notices else {}
     body_html, sections = anchor_sections(_stored_html(shown.body_html))
     return {
         "publication": publication,
@@ -190,11 +195,21 @@ def _published_context(article: Article, audience: str) -> dict[str, Any]:
         "summary_text": shown.summary,
         "body_html": mark_safe(body_html),  # noqa: S308 - sanitised; only slug ids added
         "sections": sections,
-        "references_html": _stored_html(shown.references_html),
+        "references_html": _with_source_notices(_stored_html(shown.references_html), beside),
         "citations_json": _citations_json(references_json),
         "pending": False,
+        "source_notices": notices,
         **trust.article_extras(article, publication),
     }
+
+
+def _with_source_notices(references_html: SafeString, beside: dict[int, str]) -> SafeString:
+    """The citation watch's notice inside the numbered entry of the source it is about."""
+    html = str(references_html)
+    for number, text in beside.items():
+        opening = f'<li id="ref-{number}">'
+        html = html.replace(opening, opening + format_html('<p class="source-notice" role="note">{}</p>', text), 1)
+    return mark_safe(html)  # noqa: S308 - sanitised HTML plus escaped notice text
 
 
 def _stored_html(html: str) -> SafeString:

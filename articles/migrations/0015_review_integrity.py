@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('articles', '0013_bottom_line_citations'),
+        ('articles', '0014_citation_watch'),
         ('reversion', '0002_add_index_on_version_for_content_type_and_db'),
     ]
 

@@ -1,0 +1,126 @@
+"""The citation sweep through real Celery workers and the real Redis broker: the right alerts, told once,
+the reader notice on the next request, nothing new from a second sweep, and a worker killed mid-sweep
+(SIGKILL) costing time but never a duplicate row."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from articles import watch
+from articles.citations.verdicts import Standing
+from articles.models import CitationAlert, Reference, ReferenceCheck
+from articles.tasks import sweep_citations
+from tests import watch_checkers
+from tests.editorial import approved, new_article
+from tests.test_citation_watch import RETRACTED_DOI, citing, reference, retract
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for_sweep(run: str, timeout: float = 60) -> watch.SweepProgress:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = watch.sweep_progress(run)
+        if progress and progress.finished:
+            return progress
+        time.sleep(0.1)
+    raise AssertionError(f"sweep {run} did not finish: {watch.sweep_progress(run)}")
+
+
+def test_sweep_through_a_worker_alerts_the_right_people_once_and_warns_readers(
+    celery_worker: Any, cast: Any, client: Any, settings: Any
+) -> None:
+    settings.CITATION_CHECKERS = ["tests.watch_checkers.ScriptedDoiChecker", "articles.citations.age.AgeChecker"]
+    watch_checkers.FINDINGS.clear()
+    reference("bad", RETRACTED_DOI), reference("fine"), reference("fixed", "10.1000/fixed")
+    live = approved(cast, text=citing("bad", "fine", "fixed"))
+    draft = new_article(cast, text=citing("fine", "fixed"))
+    retract()
+    watch_checkers.FINDINGS["10.1000/fixed"] = (Standing.CORRECTED, "Corrected (erratum 10.1000/e1).", None)
+    mail.outbox.clear()
+    before = client.get(f"/articles/{live.slug}/clinician/").content.decode()  # now in the public page cache
+    assert "was retracted" not in before
+
+    run = sweep_citations.delay().get(timeout=30)["run"]
+    progress = wait_for_sweep(run)
+    assert (progress.references, progress.batches) == (3, 3)  # two of two DOIs, one of age
+    alerts = {(a.article_id, a.reference.key, a.standing) for a in CitationAlert.objects.all()}
+    assert alerts == {(live.pk, "bad", "retracted"), (live.pk, "fixed", "corrected"), (draft.pk, "fixed", "corrected")}
+    # One message per person per article: the live article's writer and reviewer, the draft's writer.
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([cast.writer.email, cast.reviewer.email, cast.writer.email])
+    page = client.get(f"/articles/{live.slug}/clinician/").content.decode()
+    assert "A source cited here was retracted on 12 March 2026" in page
+
+    rows = ReferenceCheck.objects.count()
+    again = sweep_citations.delay().get(timeout=30)
+    wait_for_sweep(again["run"])
+    assert again["references"] == 0
+    assert (ReferenceCheck.objects.count(), CitationAlert.objects.count(), len(mail.outbox)) == (rows, 3, 3)
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "celery", "-A", "contentreview", "worker", "--pool", "solo", "--loglevel", "INFO",
+            "--without-mingle", "--without-gossip", "-n", f"killable-{time.monotonic_ns()}@%h"]  # fmt: skip
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a worker in another process needs a database it can reach (PostgreSQL)"
+)
+def test_a_worker_killed_mid_sweep_leaves_the_sweep_to_another_without_duplicates(db: None, tmp_path: Path) -> None:
+    for number in range(16):
+        Reference.objects.create(
+            key=f"ref{number}", title=f"Study {number}", doi=f"10.1000/k{number}", year=2024, source="Thorax"
+        )
+    queue = f"watch-kill-test-{os.getpid()}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CITATION_CHECKERS": "tests.watch_checkers.SlowChecker,articles.citations.age.AgeChecker",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # away from the in-process test worker
+        # Redis gives an unacknowledged task to another worker after this long (production: an hour).
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_TASK_TIME_LIMIT": "2",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "1",
+    }
+    log = tmp_path / "workers.log"
+    first = _worker(env, log)
+    try:
+        run = sweep_citations.apply_async(queue=queue).get(timeout=60)["run"]
+        deadline = time.monotonic() + 60
+        while ReferenceCheck.objects.filter(run=run, checker="slow").count() < 4:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)  # mid-sweep, most likely mid-batch
+        first.wait(timeout=10)
+        assert watch.batches_done(run) < 9  # 8 slow batches and 1 age batch
+        time.sleep(3.5)  # past the visibility timeout: the killed worker's task is handed out again
+        second = _worker(env, log)
+        try:
+            wait_for_sweep(run, timeout=90)
+        finally:
+            second.terminate()
+            second.wait(timeout=20)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    checks = list(ReferenceCheck.objects.filter(run=run).values_list("reference_id", "checker"))
+    assert len(checks) == len(set(checks)) == 16 * 2  # every reference once per checker, nothing twice
+    assert Reference.objects.filter(checked_at__isnull=True).count() == 0

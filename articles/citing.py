@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q
 
@@ -14,6 +14,8 @@ from .rendering import CitationUse, ReferenceLookup, find_all_citations
 class CitationReport:
     errors: list[str]  # block submission
     warnings: list[str]
+    # The attached references some citation resolves to (for the reference fitness check); not part of equality.
+    cited: list[Reference] = field(default_factory=list, compare=False)
 
 
 def check_citations(article: Article) -> CitationReport:
@@ -23,7 +25,7 @@ def check_citations(article: Article) -> CitationReport:
     lookup = ReferenceLookup.from_references(attached)
     errors: list[str] = []
     unresolved: list[tuple[str, CitationUse]] = []
-    cited_keys: set[str] = set()
+    cited: dict[str, Reference] = {}
     for variant in article.variants.all():
         label = variant.get_audience_display().lower()
         for use in find_all_citations(variant.summary, variant.body):
@@ -31,11 +33,11 @@ def check_citations(article: Article) -> CitationReport:
             if reference is None:
                 unresolved.append((label, use))
             else:
-                cited_keys.add(reference.key)
+                cited.setdefault(reference.key, reference)
     library = _library_by_identifier([use.key for _, use in unresolved])
     errors.extend(_unresolved_message(label, use, library.resolve(use.key)) for label, use in unresolved)
-    warnings = [f"Reference {ref.label} is attached but never cited." for ref in attached if ref.key not in cited_keys]
-    return CitationReport(errors=errors, warnings=warnings)
+    warnings = [f"Reference {ref.label} is attached but never cited." for ref in attached if ref.key not in cited]
+    return CitationReport(errors=errors, warnings=warnings, cited=list(cited.values()))
 
 
 def _library_by_identifier(keys: list[str]) -> ReferenceLookup:

@@ -32,8 +32,13 @@ class EditConflict(Exception):
         self.article = article
 
 
-def can_edit(user: Any, article: Article) -> bool:
+def may_write(user: Any, article: Article) -> bool:
+    """The article's writers and editors; whether the text is open for editing now is workflow's rule."""
     return roles.is_editor(user) or (roles.is_writer(user) and workflow.is_author(user, article))
+
+
+def can_edit(user: Any, article: Article) -> bool:
+    return may_write(user, article) and not workflow.edit_refusal(user, article)
 
 
 def _unique_slug(title: str) -> str:
@@ -173,8 +178,10 @@ def _apply(
 ) -> bool:
     with transaction.atomic():
         locked = Article.objects.select_for_update().get(pk=article.pk)
-        if not can_edit(by, locked):
+        if not may_write(by, locked):
             raise EditNotAllowed("Only the article's writers and editors can edit it.")
+        if refusal := workflow.edit_refusal(by, locked):
+            raise EditNotAllowed(refusal)
         if locked.content_version != base_version:
             raise EditConflict(locked)
         same_links = reference_ids is None or reference_ids == _linked_ids(locked)

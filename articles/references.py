@@ -14,7 +14,7 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
@@ -455,3 +455,38 @@ def mark_metadata_failed(reference_ids: Iterable[int], error: str) -> None:
 def look_up_after_commit(reference_ids: list[int]) -> None:
     """Queues the metadata lookup of entries created elsewhere (the importer) once their transaction commits."""
     _fetch_after_commit(reference_ids)
+
+
+# --- Fit to show readers ---------------------------------------------------------------------------------
+
+EARLIEST_PLAUSIBLE_YEAR = 1800  # older "years" are typing slips, not sources a medical article relies on
+
+
+def unfinished_reasons(reference: Reference, *, today: date | None = None) -> list[str]:
+    """Why this reference cannot yet be shown to readers, each reason naming it and saying what to do;
+    [] when it is fit. The one predicate the workflow's fitness check asks (extend it here for new states).
+
+    A lookup still running blocks (its details, and its key, are placeholders). A lookup that ended
+    without the details (not found, unreachable, failed) blocks until a person has completed the
+    reference by hand, which the title/source/year checks judge.
+    """
+    today = today or timezone.localdate()
+    name = f"Reference {reference.key}"
+    status = reference.metadata_status
+    if status == Reference.MetadataStatus.PENDING:
+        return [f"{name} is still waiting for its details: {lookup_sentence(reference)} Wait for the lookup to finish."]
+    reasons = []
+    completed_by_hand = bool(reference.title.strip() and reference.source.strip() and reference.year)
+    if status in RETRYABLE_BY_HAND and not completed_by_hand:
+        reasons.append(f"{name}: the lookup of its details did not finish. {lookup_sentence(reference)}")
+    if not reference.title.strip():
+        reasons.append(f"{name} has no title: add it in the library.")
+    if not reference.source.strip():
+        reasons.append(f"{name} has no source (journal, publisher or website): add it in the library.")
+    if reference.year is None:
+        reasons.append(f"{name} has no year: add the year of publication in the library.")
+    elif reference.year > today.year:
+        reasons.append(f"{name} has the year {reference.year}, which is in the future: correct it in the library.")
+    elif reference.year < EARLIEST_PLAUSIBLE_YEAR:
+        reasons.append(f"{name} has the year {reference.year}, which is not plausible: correct it in the library.")
+    return reasons

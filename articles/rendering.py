@@ -379,6 +379,8 @@ class _Numbering:
     """What one rendering found: every use, and the numbers given by first appearance."""
 
     lookup: ReferenceLookup | None
+    # Prefix of every anchor id, so two versions on one page (desk, review) keep their own links.
+    id_prefix: str = ""
     uses: list[CitationUse] = field(default_factory=list)
     positions: list[tuple[int, int]] = field(default_factory=list)  # (line, n-th "[@" of the line)
     numbers: dict[str, int] = field(default_factory=dict)  # Reference.key -> number
@@ -427,10 +429,10 @@ class _Numbering:
         return f"{self._link(run[0])}{hidden}\u2013{self._link(run[-1])}"
 
     def _link(self, number: int) -> str:
-        return format_html('<a href="#ref-{}" id="{}">{}</a>', number, self._anchor(number), number)
+        return format_html('<a href="#{}ref-{}" id="{}">{}</a>', self.id_prefix, number, self._anchor(number), number)
 
     def _anchor(self, number: int) -> str:
-        return f"cite-{number}-{self.next_occurrence(number)}"
+        return f"{self.id_prefix}cite-{number}-{self.next_occurrence(number)}"
 
 
 def _render_citation(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
@@ -501,11 +503,12 @@ def _opening_offset(body: str, line_start: int, index: int) -> int:
     return line_start + [match.start() for match in _OPENING_RE.finditer(line)][index]
 
 
-def render_article_text(body: str, lookup: ReferenceLookup, summary: str = "") -> RenderedText:
+def render_article_text(body: str, lookup: ReferenceLookup, summary: str = "", *, id_prefix: str = "") -> RenderedText:
     """One audience version's Bottom line and body with numbered citation markers, and its own numbered
     reference list. Numbers go by first appearance across the Bottom line, then the body: the reader meets
-    the Bottom line first, and both point into the one list."""
-    numbering = _Numbering(lookup=lookup)
+    the Bottom line first, and both point into the one list. `id_prefix` (e.g. "patient-") goes before every
+    citation anchor id, for pages that show both versions."""
+    numbering = _Numbering(lookup=lookup, id_prefix=id_prefix)
     summary_html = tighten_citations(sanitise_inline(_convert_summary(summary, numbering))) if summary else ""
     body_html = tighten_citations(sanitise(_convert(body, numbering)))
     return RenderedText(
@@ -566,14 +569,14 @@ def _reference_list(numbering: _Numbering) -> str:
         "\n",
         "{}",
         (
-            (_reference_item(number, ref, numbering.occurrences.get(number, 0)),)
+            (_reference_item(number, ref, numbering.occurrences.get(number, 0), numbering.id_prefix),)
             for number, ref in enumerate(numbering.cited, start=1)
         ),
     )
     return format_html('<ol class="references">\n{}\n</ol>', items)
 
 
-def _reference_item(number: int, ref: Reference, occurrences: int) -> SafeString:
+def _reference_item(number: int, ref: Reference, occurrences: int, prefix: str = "") -> SafeString:
     parts = [
         format_html('<span class="reference-kind">{}</span>', ref.get_kind_display()),
         format_html('<span class="reference-title">{}</span>', ref.title or ref.label),
@@ -591,11 +594,13 @@ def _reference_item(number: int, ref: Reference, occurrences: int) -> SafeString
         parts.append(format_html('<span class="reference-lookup">{}</span>', lookup_sentence(ref)))
     backlinks = format_html_join(
         " ",
-        '<a href="#cite-{}-{}" class="citation-backlink" title="Back to citation {}">\u21a9</a>',
-        ((number, k, k) for k in range(1, occurrences + 1)),
+        '<a href="#{}cite-{}-{}" class="citation-backlink" title="Back to citation {}">\u21a9</a>',
+        ((prefix, number, k, k) for k in range(1, occurrences + 1)),
     )
     parts.append(format_html('<span class="reference-backlinks">{}</span>', backlinks))
-    return format_html('<li id="ref-{}">{}</li>', number, format_html_join(" ", "{}", ((part,) for part in parts)))
+    return format_html(
+        '<li id="{}ref-{}">{}</li>', prefix, number, format_html_join(" ", "{}", ((part,) for part in parts))
+    )
 
 
 def _authors(authors: list[str]) -> str:

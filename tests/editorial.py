@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from articles import editing, workflow
 from articles.editing import ArticleText, VariantText
@@ -44,12 +44,21 @@ def under_review(cast: Any, **kwargs: Any) -> Article:
 
 def approved(cast: Any, **kwargs: Any) -> Article:
     article = under_review(cast, **kwargs)
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None declared")
+    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None declared", **seen(article))
     return refreshed(article)
 
 
 def refreshed(article: Article) -> Article:
     return Article.objects.get(pk=article.pk)
+
+
+class Seen(TypedDict):
+    seen_version: int
+
+
+def seen(article: Article) -> Seen:
+    """What a decision carries when the person has just loaded the current text."""
+    return {"seen_version": refreshed(article).content_version}
 
 
 def edit(article: Article, by: Any, **changes: str) -> bool:

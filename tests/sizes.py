@@ -76,7 +76,7 @@ def approved_article(cast: Any, *, references: int, revisions: int, title: str |
     article = editorial.new_article(cast, text=text)
     workflow.submit(article, by=cast.writer)
     workflow.start_review(article, by=cast.reviewer)
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None declared")
+    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None declared", **editorial.seen(article))
     add_old_revisions(article, revisions - 1)
     assert Version.objects.get_for_object(article).count() == max(revisions, 1)
     return editorial.refreshed(article)

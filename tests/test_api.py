@@ -15,7 +15,7 @@ from rest_framework_api_key.models import APIKey
 
 from articles.editing import ArticleText, VariantText
 from articles.models import Article, Reference
-from tests.editorial import CLINICIAN, PATIENT, approved, edit, new_article, refreshed, submitted
+from tests.editorial import CLINICIAN, PATIENT, approved, edit, new_article, refreshed, seen, submitted
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "articles" / "api" / "openapi.yaml"
 
@@ -157,7 +157,7 @@ def test_modified_since_returns_an_article_after_its_re_approval(client: Client,
         workflow.submit(refreshed(old), by=cast.writer)
         workflow.start_review(refreshed(old), by=cast.reviewer)
         workflow.approve(
-            refreshed(old), by=cast.reviewer, conflict_of_interest="None declared", change_note="Reworded."
+            refreshed(old), by=cast.reviewer, conflict_of_interest="None declared", change_note="Reworded.", **seen(old)
         )
     changed = get(client, "articles/?modified_since=2026-04-01T00:00:00Z").json()["results"]
     assert [item["slug"] for item in changed] == [old.slug]
@@ -229,7 +229,11 @@ def test_revalidation_answers_304_until_something_changes(client: Client, cast: 
     workflow.submit(refreshed(article), by=cast.writer)
     workflow.start_review(refreshed(article), by=cast.reviewer)
     workflow.approve(
-        refreshed(article), by=cast.reviewer, conflict_of_interest="None declared", change_note="Reworded."
+        refreshed(article),
+        by=cast.reviewer,
+        conflict_of_interest="None declared",
+        change_note="Reworded.",
+        **seen(article),
     )
     again = get(client, f"articles/{article.slug}/", HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 200 and "A changed sentence." in again.content.decode()

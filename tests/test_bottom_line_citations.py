@@ -35,7 +35,7 @@ def cited_in_summary(summary: str = SUMMARY, body: str = BODY) -> ArticleText:
 
 
 def numbers(html: str) -> list[str]:
-    return re.findall(r'<a href="#ref-(\d+)"', html)
+    return re.findall(r'<a href="#(?:[a-z]+-)?ref-(\d+)"', html)
 
 
 def test_summary_citations_are_numbered_before_the_bodys_in_one_list(refs: list[Reference]) -> None:

@@ -176,8 +176,9 @@ def test_writer_submits_reviewer_requests_changes_writer_resubmits_reviewer_appr
 
     # --- The writer reads the note, edits the patient text and resubmits (round 2) -----------------------
     writer.goto(f"{base}/desk/articles/")
-    expect(writer.locator("tbody tr").filter(has_text=TITLE)).to_contain_text("Draft")
+    expect(writer.locator("tbody tr").filter(has_text=TITLE)).to_contain_text("Changes requested by Rita Reviewer")
     writer.get_by_role("link", name=TITLE).click()
+    expect(writer.locator(".turn")).to_contain_text(CHANGE_NOTE)
     expect(writer.locator(".round").filter(has_text="Round 1").locator(".comment")).to_contain_text(CHANGE_NOTE)
     writer.get_by_role("link", name="Edit").click()
     expect(writer).to_have_url(f"{desk_url}edit/")
@@ -210,15 +211,15 @@ def test_writer_submits_reviewer_requests_changes_writer_resubmits_reviewer_appr
     expect(status_badge(reviewer)).to_have_text("Under review")
     shoot("review-round-2", reviewer, reviewer_phone)
 
-    submit_and_wait(reviewer, reviewer.get_by_role("button", name="Approve this version"))
-    approve_form = reviewer.locator("form", has=reviewer.get_by_role("button", name="Approve this version"))
+    submit_and_wait(reviewer, reviewer.get_by_role("button", name="Approve version"))
+    approve_form = reviewer.locator("form", has=reviewer.get_by_role("button", name="Approve version"))
     expect(approve_form.locator(".field-errors")).to_contain_text("This field is required")
     expect(status_badge(reviewer)).to_have_text("Under review")
     assert Article.objects.get(slug=slug).status == Article.Status.UNDER_REVIEW
     assert not Publication.objects.filter(article__slug=slug).exists()
 
     approve_form.get_by_label("I have no conflict of interest").check()
-    submit_and_wait(reviewer, approve_form.get_by_role("button", name="Approve this version"))
+    submit_and_wait(reviewer, approve_form.get_by_role("button", name="Approve version"))
     expect(reviewer).to_have_url(desk_url)
     expect(reviewer.locator(".message-success")).to_contain_text("Your approval is recorded")
     expect(status_badge(reviewer)).to_have_text("Approved")

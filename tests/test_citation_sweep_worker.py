@@ -86,7 +86,9 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 )
 def test_a_worker_killed_mid_sweep_leaves_the_sweep_to_another_without_duplicates(db: None, tmp_path: Path) -> None:
     for number in range(16):
-        Reference.objects.create(key=f"ref{number}", title=f"Study {number}", doi=f"10.1000/k{number}", year=2024)
+        Reference.objects.create(
+            key=f"ref{number}", title=f"Study {number}", doi=f"10.1000/k{number}", year=2024, source="Thorax"
+        )
     queue = f"watch-kill-test-{os.getpid()}"
     env = {
         **os.environ,

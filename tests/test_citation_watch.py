@@ -32,7 +32,9 @@ def scripted_checker(settings: Any) -> Any:
 
 
 def reference(key: str, doi: str | None = None) -> Reference:
-    return Reference.objects.create(key=key, title=f"A study called {key}", doi=doi or f"10.1000/{key}", year=2020)
+    return Reference.objects.create(
+        key=key, title=f"A study called {key}", doi=doi or f"10.1000/{key}", year=2020, source="Thorax"
+    )
 
 
 def citing(*keys: str) -> Any:
@@ -194,8 +196,13 @@ def test_reader_notice_goes_when_re_approved_without_that_source(cast: Any, clie
     current.reference_links.filter(reference__key="bad").delete()
     workflow.submit(current, by=cast.writer)
     workflow.start_review(refreshed(current), by=cast.reviewer)
+    seen = refreshed(current)
     workflow.approve(
-        refreshed(current), by=cast.reviewer, conflict_of_interest="None", change_note="Replaced a retracted source."
+        seen,
+        by=cast.reviewer,
+        conflict_of_interest="None",
+        change_note="Replaced a retracted source.",
+        seen_version=seen.content_version,
     )
     assert "was retracted" not in client.get(f"/articles/{article.slug}/patient/").content.decode()
 

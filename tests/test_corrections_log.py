@@ -47,7 +47,11 @@ def reapprove(cast: Any, article: Article, *, body: str, change_note: str = "", 
     workflow.submit(editorial.refreshed(article), by=cast.writer)
     workflow.start_review(editorial.refreshed(article), by=cast.reviewer)
     workflow.approve(
-        editorial.refreshed(article), by=by or cast.reviewer, conflict_of_interest="None", change_note=change_note
+        editorial.refreshed(article),
+        by=by or cast.reviewer,
+        conflict_of_interest="None",
+        change_note=change_note,
+        **editorial.seen(article),
     )
     return editorial.refreshed(article)
 
@@ -90,7 +94,11 @@ def test_note_is_one_short_line(cast: Any) -> None:
     with pytest.raises(workflow.WorkflowError, match="one line"):
         reapprove(cast, article, body=BODY + "\nOne more sentence.\n", change_note="x" * 201)
     workflow.approve(
-        editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None", change_note="Two\nlines"
+        editorial.refreshed(article),
+        by=cast.reviewer,
+        conflict_of_interest="None",
+        change_note="Two\nlines",
+        **editorial.seen(article),
     )
     assert ArticleUpdate.objects.get().note == "Two lines"
 
@@ -100,9 +108,10 @@ def test_first_approval_logs_nothing(cast: Any) -> None:
     assert not ArticleUpdate.objects.exists()
 
 
-def test_rereview_without_change_shows_checked_no_changes_needed(client: Any, cast: Any) -> None:
+def test_rereview_without_change_shows_checked_no_changes_needed(client: Any, cast: Any, settings: Any) -> None:
+    settings.REVIEW_INTERVAL_DAYS = 0  # due for re-review at once (workflow refuses one that is not due)
     article = editorial.approved(cast)
-    workflow.confirm_still_accurate(article, by=cast.reviewer2, conflict_of_interest="None")
+    workflow.confirm_still_accurate(article, by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article))
     [update] = ArticleUpdate.objects.all()
     assert (update.kind, update.by) == ("checked", cast.reviewer2)
     day = f"{update.created_at:%B} {update.created_at.day}, {update.created_at.year}"
@@ -136,7 +145,7 @@ def test_desk_page_tells_the_reviewer_a_note_is_required_and_prefills_the_writer
     assert "a public change note is required" in html
     assert f'value="{proposal}"' in html
     # Approving through the page with the note cleared is refused, with the form kept.
-    posted = {"conflict": "none", "change_note": ""}
+    posted = {"conflict": "none", "change_note": "", **editorial.seen(article)}
     refused = client.post(f"/desk/articles/{article.slug}/do/approve/", posted)
     assert refused.status_code == 400 and "public change note" in refused.content.decode()
     posted["change_note"] = proposal
@@ -154,9 +163,10 @@ def test_other_people_cannot_propose_the_note(client: Any, cast: Any) -> None:
     assert corrections.proposed_note(article) == ""
 
 
-def test_updates_page_lists_only_articles_readers_can_see(client: Any, cast: Any) -> None:
+def test_updates_page_lists_only_articles_readers_can_see(client: Any, cast: Any, settings: Any) -> None:
+    settings.REVIEW_INTERVAL_DAYS = 0  # due for re-review at once
     article = editorial.approved(cast)
-    workflow.confirm_still_accurate(article, by=cast.reviewer2, conflict_of_interest="None")
+    workflow.confirm_still_accurate(article, by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article))
     hidden = editorial.new_article(cast, text=editorial.article_text("A never published question?"))
     ArticleUpdate.objects.create(article=hidden, kind="updated", note="Secret draft note", created_at=timezone.now())
     html = client.get("/updates/").content.decode()
@@ -164,8 +174,9 @@ def test_updates_page_lists_only_articles_readers_can_see(client: Any, cast: Any
 
 
 def test_stored_pages_show_a_new_article_on_their_topic_and_a_new_update(
-    client: Any, cast: Any, django_capture_on_commit_callbacks: Any
+    client: Any, cast: Any, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.REVIEW_INTERVAL_DAYS = 0  # due for re-review at once
     article = editorial.approved(cast)
     page = f"/articles/{article.slug}/patient/"
     assert "More about Asthma" not in client.get(page).content.decode()  # now stored
@@ -175,6 +186,8 @@ def test_stored_pages_show_a_new_article_on_their_topic_and_a_new_update(
     html = client.get(page).content.decode()
     assert "More about Asthma" in html and f'href="/articles/{neighbour.slug}/"' in html
     with django_capture_on_commit_callbacks(execute=True):
-        workflow.confirm_still_accurate(editorial.refreshed(article), by=cast.reviewer2, conflict_of_interest="None")
+        workflow.confirm_still_accurate(
+            editorial.refreshed(article), by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article)
+        )
     assert "no changes needed" in client.get(page).content.decode()
     assert "checked, no changes needed." in client.get("/updates/").content.decode()

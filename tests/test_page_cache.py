@@ -40,7 +40,11 @@ def republish(cast: Any, article: Article, patient_body: str) -> None:
     workflow.submit(editorial.refreshed(article), by=cast.writer)
     workflow.start_review(editorial.refreshed(article), by=cast.reviewer)
     workflow.approve(
-        editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None declared", change_note="Reworded."
+        editorial.refreshed(article),
+        by=cast.reviewer,
+        conflict_of_interest="None declared",
+        change_note="Reworded.",
+        **editorial.seen(article),
     )
 
 

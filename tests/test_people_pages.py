@@ -61,7 +61,9 @@ def test_last_reviewed_and_next_review_due_follow_the_cadence(client: Any, peopl
     # A re-review moves both dates and the JSON-LD's lastReviewed.
     later = approved + timedelta(days=200)
     with time_machine.travel(later):
-        workflow.confirm_still_accurate(article, by=people.reviewer2, conflict_of_interest="None")
+        workflow.confirm_still_accurate(
+            article, by=people.reviewer2, conflict_of_interest="None", **editorial.seen(article)
+        )
     html = client.get(f"/articles/{article.slug}/clinician/").content.decode()
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
     assert f"Last reviewed {day(later)} · Next review due {day(later + timedelta(days=180))}" in text
@@ -84,7 +86,9 @@ def test_json_ld_carries_author_and_reviewer_with_credentials(client: Any, peopl
 def test_profile_lists_exactly_the_published_articles_written_and_reviewed(client: Any, people: Any) -> None:
     editorial.approved(people, text=editorial.article_text("Is a spacer worth using?"))
     reviewed_by_other = editorial.under_review(people, text=editorial.article_text("Can I swim with asthma?"))
-    workflow.approve(reviewed_by_other, by=people.reviewer2, conflict_of_interest="None")
+    workflow.approve(
+        reviewed_by_other, by=people.reviewer2, conflict_of_interest="None", **editorial.seen(reviewed_by_other)
+    )
     draft = editorial.new_article(people, text=editorial.article_text("A draft about peak flow?"))
     pending = editorial.under_review(people, text=editorial.article_text("A pending note on steroids?"))
 

@@ -315,6 +315,7 @@ def editorial_cast() -> Any:
     return Cast()
 
 
-def test_workflow_is_untouched_by_feedback(cast: Any, article: Any, address: str) -> None:
+def test_workflow_is_untouched_by_feedback(cast: Any, article: Any, address: str, settings: Any) -> None:
+    settings.REVIEW_INTERVAL_DAYS = 0  # due for re-review, so "confirm still accurate" is offered
     received(article, address, kind="problem")
     assert workflow.available_actions(article, cast.reviewer2) == ["confirm_still_accurate"]

@@ -291,7 +291,7 @@ def test_the_admin_works_under_the_policy(client: Any, cast: Any) -> None:
 def test_a_submission_reaches_the_reader_only_after_approval(client: Any, cast: Any) -> None:
     article = editorial.under_review(cast)
     assert client.get(f"/articles/{article.slug}/patient/").status_code == 404
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None declared")
+    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None declared", **editorial.seen(article))
     assert client.get(f"/articles/{article.slug}/patient/").status_code == 200
 
 

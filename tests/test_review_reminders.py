@@ -47,7 +47,7 @@ def test_overdue_assignment_gets_one_reminder_then_another_after_three_days(
 def test_decided_assignment_is_not_reminded(cast: Any, django_capture_on_commit_callbacks: Any) -> None:
     with time_machine.travel(at(0)):
         article = editorial.under_review(cast)
-        workflow.request_changes(article, by=cast.reviewer, note="Needs a dosing table.")
+        workflow.request_changes(article, by=cast.reviewer, note="Needs a dosing table.", **editorial.seen(article))
     assert sweep(30, django_capture_on_commit_callbacks)["overdue_reminders"] == 0
 
 
@@ -66,5 +66,7 @@ def test_approved_article_is_due_for_rereview_after_the_interval(
         client.force_login(cast.reviewer2)
         queue = client.get("/desk/queue/").content.decode()
         assert article.slug in queue.split("Due for re-review")[1]
-        workflow.confirm_still_accurate(article, by=cast.reviewer2, conflict_of_interest="None")
+        workflow.confirm_still_accurate(
+            article, by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article)
+        )
         assert not Article.objects.due_for_rereview(timezone.now()).exists()

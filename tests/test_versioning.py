@@ -172,7 +172,9 @@ def test_revert_of_an_approved_article_sends_it_back_to_draft(cast: Any, client:
     editorial.edit(article, cast.writer, patient_body="Second wording.\n")
     workflow.submit(editorial.refreshed(article), by=cast.writer)
     workflow.start_review(editorial.refreshed(article), by=cast.reviewer)
-    workflow.approve(editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None")
+    workflow.approve(
+        editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article)
+    )
     client.force_login(cast.writer)
     response = client.post(f"/desk/articles/{article.slug}/revisions/{first.pk}/revert/")
     assert response.status_code == 302
@@ -296,7 +298,9 @@ def test_prune_keeps_published_event_referenced_and_latest_revisions(cast: Any) 
         article = editorial.new_article(cast)  # revision A: referenced by the submit event below
         workflow.submit(article, by=cast.writer)
         workflow.start_review(editorial.refreshed(article), by=cast.reviewer)
-        workflow.approve(editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None")
+        workflow.approve(
+            editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article)
+        )
         for n in range(3):  # drafts nobody acted on
             editorial.edit(article, cast.writer, patient_body=f"Draft {n}.\n")
     published = editorial.refreshed(article).live_publication.revision_id

@@ -47,8 +47,18 @@ def race(*calls: Callable[[], Any]) -> list[BaseException | Any]:
 def test_two_reviewers_approving_at_once_give_one_approval(cast: Any) -> None:
     article = editorial.under_review(cast)
     outcomes = race(
-        lambda: workflow.approve(Article.objects.get(pk=article.pk), by=cast.reviewer, conflict_of_interest="None"),
-        lambda: workflow.approve(Article.objects.get(pk=article.pk), by=cast.reviewer2, conflict_of_interest="None"),
+        lambda: workflow.approve(
+            Article.objects.get(pk=article.pk),
+            by=cast.reviewer,
+            conflict_of_interest="None",
+            seen_version=article.content_version,
+        ),
+        lambda: workflow.approve(
+            Article.objects.get(pk=article.pk),
+            by=cast.reviewer2,
+            conflict_of_interest="None",
+            seen_version=article.content_version,
+        ),
     )
     refused = [o for o in outcomes if isinstance(o, workflow.WrongState)]
     assert len(refused) == 1, outcomes
@@ -60,8 +70,15 @@ def test_two_reviewers_approving_at_once_give_one_approval(cast: Any) -> None:
 def test_approve_racing_request_changes_gives_exactly_one_decision(cast: Any) -> None:
     article = editorial.under_review(cast)
     outcomes = race(
-        lambda: workflow.approve(Article.objects.get(pk=article.pk), by=cast.reviewer, conflict_of_interest="None"),
-        lambda: workflow.request_changes(Article.objects.get(pk=article.pk), by=cast.reviewer2, note="Not yet."),
+        lambda: workflow.approve(
+            Article.objects.get(pk=article.pk),
+            by=cast.reviewer,
+            conflict_of_interest="None",
+            seen_version=article.content_version,
+        ),
+        lambda: workflow.request_changes(
+            Article.objects.get(pk=article.pk), by=cast.reviewer2, note="Not yet.", seen_version=article.content_version
+        ),
     )
     refused = [o for o in outcomes if isinstance(o, workflow.WrongState)]
     assert len(refused) == 1, outcomes

@@ -19,21 +19,26 @@ Status = Article.Status
 def test_reviewer_cannot_approve_own_article(cast: Any) -> None:
     article = editorial.under_review(cast, co_authors=(cast.board_author,))
     with pytest.raises(workflow.TransitionNotAllowed, match="wrote or co-wrote"):
-        workflow.approve(article, by=cast.board_author, conflict_of_interest="None declared")
+        workflow.approve(article, by=cast.board_author, conflict_of_interest="None declared", **editorial.seen(article))
     assert editorial.refreshed(article).status == Status.UNDER_REVIEW
 
 
 def test_approval_requires_a_conflict_of_interest_declaration(cast: Any) -> None:
     article = editorial.under_review(cast)
     with pytest.raises(workflow.WorkflowError, match="conflicts of interest"):
-        workflow.approve(article, by=cast.reviewer, conflict_of_interest="  ")
+        workflow.approve(article, by=cast.reviewer, conflict_of_interest="  ", **editorial.seen(article))
     assert editorial.refreshed(article).status == Status.UNDER_REVIEW
     assert not ReviewAssignment.objects.filter(recommendation="approve").exists()
 
 
 def test_declared_conflict_is_recorded_on_the_assignment(cast: Any) -> None:
     article = editorial.under_review(cast)
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="Speaker fees from the manufacturer, 2024")
+    workflow.approve(
+        article,
+        by=cast.reviewer,
+        conflict_of_interest="Speaker fees from the manufacturer, 2024",
+        **editorial.seen(article),
+    )
     assignment = ReviewAssignment.objects.get(reviewer=cast.reviewer)
     assert assignment.conflict_of_interest == "Speaker fees from the manufacturer, 2024"
     assert assignment.coi_declared_at is not None
@@ -42,20 +47,20 @@ def test_declared_conflict_is_recorded_on_the_assignment(cast: Any) -> None:
 def test_request_changes_needs_a_note(cast: Any) -> None:
     article = editorial.under_review(cast)
     with pytest.raises(workflow.WorkflowError, match="note is required"):
-        workflow.request_changes(article, by=cast.reviewer, note="")
+        workflow.request_changes(article, by=cast.reviewer, note="", **editorial.seen(article))
     assert editorial.refreshed(article).status == Status.UNDER_REVIEW
 
 
 def test_two_approvals_required_means_two_different_reviewers(cast: Any, settings: Any) -> None:
     settings.APPROVALS_REQUIRED = 2
     article = editorial.under_review(cast)
-    first = workflow.approve(article, by=cast.reviewer, conflict_of_interest="None")
+    first = workflow.approve(article, by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article))
     assert first.action == WorkflowEvent.Action.APPROVAL_RECORDED
     assert editorial.refreshed(article).status == Status.UNDER_REVIEW
     # The same reviewer approving twice is still one approval.
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None")
+    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article))
     assert editorial.refreshed(article).status == Status.UNDER_REVIEW
-    final = workflow.approve(article, by=cast.reviewer2, conflict_of_interest="None")
+    final = workflow.approve(article, by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article))
     assert final.action == WorkflowEvent.Action.APPROVE
     article = editorial.refreshed(article)
     assert article.status == Status.APPROVED
@@ -66,19 +71,26 @@ def test_two_approvals_required_means_two_different_reviewers(cast: Any, setting
 def test_edit_during_review_resets_earlier_approvals(cast: Any, settings: Any) -> None:
     settings.APPROVALS_REQUIRED = 2
     article = editorial.under_review(cast)
-    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None")
-    assert editorial.edit(article, cast.writer, patient_body="Use your preventer inhaler every day.\n")
+    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article))
+    # Writers cannot touch the text once review started; an editor's correction is what can still happen.
+    assert editorial.edit(article, cast.editor, patient_body="Use your preventer inhaler every day.\n")
     assert WorkflowEvent.objects.filter(action=WorkflowEvent.Action.EDIT_DURING_REVIEW).exists()
     # The second approval is of a different text than the first, so it is not enough.
-    workflow.approve(editorial.refreshed(article), by=cast.reviewer2, conflict_of_interest="None")
+    workflow.approve(
+        editorial.refreshed(article), by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article)
+    )
     assert editorial.refreshed(article).status == Status.UNDER_REVIEW
-    workflow.approve(editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None")
+    workflow.approve(
+        editorial.refreshed(article), by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article)
+    )
     assert editorial.refreshed(article).status == Status.APPROVED
 
 
 def test_resubmission_opens_round_two_and_keeps_the_first_rounds_comments(cast: Any, client: Any) -> None:
     article = editorial.under_review(cast)
-    workflow.request_changes(article, by=cast.reviewer, note="Give the step-down interval in months.")
+    workflow.request_changes(
+        article, by=cast.reviewer, note="Give the step-down interval in months.", **editorial.seen(article)
+    )
     workflow.submit(editorial.refreshed(article), by=cast.writer)
     rounds = list(ReviewRound.objects.filter(article=article).order_by("number"))
     assert [(r.number, r.outcome) for r in rounds] == [(1, "changes_requested"), (2, "open")]
@@ -150,7 +162,7 @@ def test_editor_assigns_named_reviewers_with_a_due_date(cast: Any, settings: Any
 
 def test_timeline_lists_every_event_with_actor_and_note(cast: Any, client: Any) -> None:
     article = editorial.under_review(cast)
-    workflow.request_changes(article, by=cast.reviewer, note="Cite the 2020 guideline.")
+    workflow.request_changes(article, by=cast.reviewer, note="Cite the 2020 guideline.", **editorial.seen(article))
     client.force_login(cast.writer)
     page = client.get(f"/desk/articles/{article.slug}/").content.decode()
     for label in ("Submitted", "Review started", "Changes requested"):
@@ -195,7 +207,9 @@ def test_notifications_go_to_the_right_people(cast: Any, django_capture_on_commi
     assert {m.to[0] for m in mail.outbox} == {cast.writer.email}
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        workflow.request_changes(editorial.refreshed(article), by=cast.reviewer, note="Shorter sentences.")
+        workflow.request_changes(
+            editorial.refreshed(article), by=cast.reviewer, note="Shorter sentences.", **editorial.seen(article)
+        )
     assert {m.to[0] for m in mail.outbox} == {cast.writer.email}  # the reviewer is not told of their own act
     assert "Shorter sentences." in mail.outbox[0].body
     mail.outbox.clear()
@@ -227,7 +241,7 @@ def test_editor_preview_renders_sanitised_text_with_citations(cast: Any, client:
     client.force_login(cast.writer)
     body = "Use it daily [@gina2024]. <script>alert(1)</script> [@nobody2020]"
     html = client.post("/desk/preview/", {"body": body}).content.decode()
-    assert '<a href="#ref-1"' in html and "Global strategy" in html
+    assert '<a href="#patient-ref-1"' in html and "Global strategy" in html  # anchors per audience
     assert "<script>" not in html
     assert "Not in the library: [@nobody2020] (line 1)" in html
     client.force_login(cast.outsider)
@@ -276,7 +290,12 @@ def test_desk_page_query_count_does_not_grow_with_review_history(cast: Any, clie
         return len(captured)
 
     def one_more_round(article: Article, n: int) -> None:
-        workflow.request_changes(editorial.refreshed(article), by=cast.reviewer, note=f"Round {n}: shorter, please.")
+        workflow.request_changes(
+            editorial.refreshed(article),
+            by=cast.reviewer,
+            note=f"Round {n}: shorter, please.",
+            **editorial.seen(article),
+        )
         workflow.add_comment(editorial.refreshed(article), by=cast.writer, body=f"Done for round {n}.")
         workflow.submit(editorial.refreshed(article), by=cast.writer)
         workflow.start_review(editorial.refreshed(article), by=cast.reviewer)

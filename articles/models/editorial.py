@@ -268,6 +268,8 @@ class ReviewRound(models.Model):
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
         APPROVED = "approved", "Approved"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        # A periodic re-review of approved text that needed no change: opened and closed in one step.
+        CONFIRMED = "confirmed", "Re-review: still accurate"
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="review_rounds")
     number = models.PositiveSmallIntegerField()
@@ -287,9 +289,9 @@ class ReviewAssignment(models.Model):
     """A named reviewer on a round: due date, conflict-of-interest declaration and recommendation."""
 
     class Recommendation(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVE = "approve", "Approve"
-        CHANGES = "changes", "Changes requested"
+        PENDING = "pending", "Not decided yet"
+        APPROVE = "approve", "Approved"
+        CHANGES = "changes", "Asked for changes"
 
     review_round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, related_name="assignments")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_assignments")
@@ -302,7 +304,12 @@ class ReviewAssignment(models.Model):
     # The reviewer's declaration before deciding: "none" or the conflict in their own words.
     conflict_of_interest = models.TextField(blank=True)
     coi_declared_at = models.DateTimeField(null=True, blank=True)
+    # The content version (and revision) the reviewer was shown when deciding; an approval counts only
+    # for that version.
     approved_content_version = models.PositiveIntegerField(null=True, blank=True)
+    decided_revision = models.ForeignKey(
+        "reversion.Revision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
 
@@ -346,6 +353,8 @@ class WorkflowEvent(models.Model):
         REOPEN = "reopen", "Edited after approval"
         EDIT_DURING_REVIEW = "edit_during_review", "Edited during review"
         REREVIEW_CONFIRMED = "rereview_confirmed", "Re-review: still accurate"
+        UNASSIGN = "unassign", "Reviewer removed"
+        DUE_DATE_CHANGED = "due_date_changed", "Review due date changed"
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")

@@ -7,7 +7,7 @@ Views only translate HTTP to calls of articles.workflow / articles.editing and b
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -27,12 +27,15 @@ from ..forms import (
     ArticleForm,
     AssignForm,
     CommentForm,
+    ConfirmForm,
     NoteForm,
     RequestChangesForm,
+    StartReviewForm,
+    UnassignForm,
     article_text,
     variant_forms,
 )
-from ..models import Article, ArticleVariant, Audience, ReviewAssignment, ReviewRound
+from ..models import Article, ArticleVariant, Audience, ReviewAssignment, ReviewRound, WorkflowEvent
 from ..rendering import BODY_MAX_CHARS, ReferenceLookup, render_article_text, validate_body
 from . import history
 
@@ -71,7 +74,11 @@ def my_articles(request: HttpRequest) -> HttpResponse:
         .order_by("-updated_at")
     )
     articles = _with_reader_counts(list(articles))
-    rows = [{"article": a, "next_action": _next_action_for_writer(a)} for a in articles]
+    turns = _latest_turns([a.pk for a in articles])
+    rows = [
+        {"article": a, "next_action": _next_action_for_writer(a), "turn": _turn_notice(a, turns.get(a.pk))}
+        for a in articles
+    ]
     return render(request, "articles/desk/my_articles.html", {"rows": rows})
 
 
@@ -82,6 +89,42 @@ def _with_reader_counts(articles: list[Article]) -> list[Article]:
         # A page-only attribute for the templates, not a model field.
         setattr(article, "reader_counts", counts.get(article.pk, feedback.FeedbackCounts()))  # noqa: B010
     return articles
+
+
+# What sent an article back to (or towards) its writers, or back to its reviewers: shown at the top.
+TURNING_ACTIONS = [
+    WorkflowEvent.Action.SUBMIT,
+    WorkflowEvent.Action.WITHDRAW,
+    WorkflowEvent.Action.START_REVIEW,
+    WorkflowEvent.Action.REQUEST_CHANGES,
+    WorkflowEvent.Action.APPROVE,
+    WorkflowEvent.Action.REOPEN,
+]
+
+
+def _latest_turns(article_ids: list[int]) -> dict[int, WorkflowEvent]:
+    """The last turning event of each article, in one query."""
+    events = (
+        WorkflowEvent.objects.filter(article_id__in=article_ids, action__in=TURNING_ACTIONS)
+        .select_related("actor__profile", "review_round")
+        .order_by("created_at", "pk")
+    )
+    return {event.article_id: event for event in events}
+
+
+def _turn_notice(article: Article, event: WorkflowEvent | None) -> dict[str, Any] | None:
+    """For the writers: the article came back ("Changes requested by Dr. …") or was withdrawn."""
+    if event is None or article.status != Article.Status.DRAFT:
+        return None
+    headlines: dict[str, str] = {
+        WorkflowEvent.Action.REQUEST_CHANGES: "Changes requested by",
+        WorkflowEvent.Action.WITHDRAW: "Withdrawn by",
+    }
+    headline = headlines.get(event.action)
+    if headline is None:
+        return None
+    who = event.actor.profile.signature if event.actor else "the system"
+    return {"event": event, "headline": f"{headline} {who}", "kind": event.action}
 
 
 def _next_action_for_writer(article: Article) -> str:
@@ -176,11 +219,40 @@ def _visible_article(request: HttpRequest, slug: str) -> Article:
     return article
 
 
-def _article_context(request: HttpRequest, article: Article, **forms: Any) -> dict[str, Any]:
+# Each step's form: (context key, form class); a refused step is shown again with what was typed.
+DECISION_FORMS: dict[str, tuple[str, type]] = {
+    "start_review": ("start_form", StartReviewForm),
+    "approve": ("approve_form", ApproveForm),
+    "request_changes": ("changes_form", RequestChangesForm),
+    "confirm_still_accurate": ("confirm_form", ConfirmForm),
+}
+
+
+def _decision_forms(
+    article: Article, actions: list[str], latest: Any, *, typed: dict[str, Any] | None = None, **bound: Any
+) -> dict[str, Any]:
+    """The decision forms, each carrying the version (and revision) this page shows. `typed` refills them
+    after the text changed under the reviewer: what they typed stays, the version becomes the new one."""
+    seen = {"seen_version": article.content_version, "seen_revision": latest.pk if latest else None}
+    override = "override" in actions
+    forms = {}
+    for key, form_class in DECISION_FORMS.values():
+        kwargs = {"override": override} if form_class is not ConfirmForm else {}
+        forms[key] = bound.get(key) or form_class(initial={**(typed or {}), **seen}, **kwargs)
+    return forms
+
+
+def _article_context(
+    request: HttpRequest, article: Article, *, typed: Any = None, changed: Any = None, **forms: Any
+) -> dict[str, Any]:
     user = request.user
     rounds = list(article.review_rounds.all())
     comments = list(article.review_comments.select_related("author__profile", "review_round"))
+    events = list(article.events.select_related("actor__profile", "review_round"))
     lookup = ReferenceLookup.from_references(article.references.all())
+    actions = workflow.available_actions(article, user)
+    latest = versioning.latest_revision(article)
+    turn = _turn_notice(article, next((e for e in reversed(events) if e.action in TURNING_ACTIONS), None))
     republishing = article.live_publication_id is not None and article.status != Article.Status.APPROVED
     change = corrections.pending_change(article) if republishing else None
     pending_change = change.name.lower() if change is not None else ""
@@ -194,22 +266,28 @@ def _article_context(request: HttpRequest, article: Article, **forms: Any) -> di
         "since_live": _changes_since_live(article),
         # Shown to writers of drafts only; skipping it elsewhere spares a second citation check.
         "problems": workflow.fitness_problems(article) if article.status == Article.Status.DRAFT else [],
-        "actions": workflow.available_actions(article, user),
+        "actions": actions,
         "rounds": [{"round": r, "comments": [c for c in comments if c.review_round_id == r.pk]} for r in rounds],
         "loose_comments": [c for c in comments if c.review_round_id is None],
-        "events": article.events.select_related("actor__profile", "review_round"),
-        "approve_form": forms.get("approve_form") or ApproveForm(initial={"change_note": proposed_note}),
+        "events": events,
+        "turn": turn if (turn and workflow.is_author(user, article)) or (turn and roles.is_editor(user)) else None,
+        "resubmission": _resubmission_notice(article, rounds, events),
+        "latest_revision": latest,
+        "changed": changed,
+        "rereview_due_at": workflow.rereview_due_at(article),
+        "assigned": _open_assignments(rounds),
         "change_note_form": forms.get("change_note_form") or ChangeNoteForm(initial={"change_note": proposed_note}),
         # How the text differs from what readers see, so a reviewer knows before approving whether a
         # public change note is required (articles/corrections.py defines "substantive").
         "pending_change": pending_change,
         "reader_counts": feedback.counts_for([article.pk]).get(article.pk, feedback.FeedbackCounts()),
-        "changes_form": forms.get("changes_form") or RequestChangesForm(),
         "comment_form": forms.get("comment_form") or CommentForm(),
         "note_form": forms.get("note_form") or NoteForm(),
-        "assign_form": forms.get("assign_form") or AssignForm(),
+        "assign_form": forms.get("assign_form") or _assign_form(article, actions),
+        **_decision_forms(article, actions, latest, typed={"change_note": proposed_note, **(typed or {})}, **forms),
         "refusal": forms.get("refusal"),
         "can_edit": editing.can_edit(user, article),
+        "edit_locked": editing.may_write(user, article) and workflow.edit_refusal(user, article),
         **_watch_context(user, article),
     }
 
@@ -224,6 +302,33 @@ def _watch_context(user: Any, article: Article) -> dict[str, Any]:
     }
 
 
+def _assign_form(article: Article, actions: list[str]) -> AssignForm | None:
+    if "assign" not in actions:
+        return None  # spares the board members query for everyone else
+    return AssignForm(exclude_ids=workflow.text_writers(article))
+
+
+def _open_assignments(rounds: list[ReviewRound]) -> list[ReviewAssignment]:
+    current = rounds[-1] if rounds else None
+    if current is None or current.outcome != ReviewRound.Outcome.OPEN:
+        return []
+    return list(current.assignments.all())
+
+
+def _resubmission_notice(article: Article, rounds: list[ReviewRound], events: list[WorkflowEvent]) -> Any:
+    """For reviewers: this is a resubmission; who asked for what, and the link to what changed since."""
+    if article.status not in (Article.Status.SUBMITTED, Article.Status.UNDER_REVIEW) or len(rounds) < 2:
+        return None
+    previous = rounds[-2]
+    if previous.outcome != ReviewRound.Outcome.CHANGES_REQUESTED:
+        return None
+    asked = next((e for e in reversed(events) if e.action == WorkflowEvent.Action.REQUEST_CHANGES), None)
+    submitted = next((e for e in reversed(events) if e.action == WorkflowEvent.Action.SUBMIT), None)
+    if asked is None or submitted is None:
+        return None
+    return {"asked": asked, "submitted": submitted, "previous": previous}
+
+
 def _changes_since_live(article: Article) -> dict[str, Any] | None:
     """What a reviewer needs first: how the text under review differs from what readers see now."""
     live, latest = history.default_diff_range(article)
@@ -234,7 +339,9 @@ def _changes_since_live(article: Article) -> dict[str, Any] | None:
 
 def _preview(article: Article, audience: Audience, lookup: ReferenceLookup) -> dict[str, Any]:
     variant = article.variant(audience.value)
-    rendered = render_article_text(variant.body, lookup, variant.summary) if variant else None
+    # Both versions share the page: each gets its own anchors, so citation 1 leads to its own reference 1.
+    prefix = f"{audience.value}-"
+    rendered = render_article_text(variant.body, lookup, variant.summary, id_prefix=prefix) if variant else None
     return {"audience": audience, "variant": variant, "rendered": rendered}
 
 
@@ -260,23 +367,43 @@ def _with_form(form_class: type, key: str, call: Callable[[HttpRequest, Article,
     return handler
 
 
-def _assign(request: HttpRequest, article: Article, form: AssignForm) -> None:
-    due_on = form.cleaned_data["due_on"]
-    due_at = timezone.make_aware(datetime.combine(due_on, time(23, 59))) if due_on else None
-    workflow.assign_reviewers(article, by=request.user, reviewers=list(form.cleaned_data["reviewers"]), due_at=due_at)
+def _with_decision(action: str, call: Callable[[HttpRequest, Article, Any], Any]) -> Handler:
+    key, form_class = DECISION_FORMS[action]
+
+    def handler(request: HttpRequest, article: Article) -> Any:
+        # The override field is read whenever it is posted; the workflow decides whether it is needed.
+        form = form_class(request.POST, **({} if form_class is ConfirmForm else {"override": True}))
+        if not form.is_valid():
+            overriding = "override" in workflow.available_actions(article, request.user)
+            return {key: form_class(request.POST, **({} if form_class is ConfirmForm else {"override": overriding}))}
+        call(request, article, form)
+        return None
+
+    return handler
+
+
+def _assign(request: HttpRequest, article: Article) -> Any:
+    form = AssignForm(request.POST, exclude_ids=workflow.text_writers(article))
+    if not form.is_valid():
+        return {"assign_form": form}
+    workflow.assign_reviewers(
+        article, by=request.user, reviewers=list(form.cleaned_data["reviewers"]), due_at=form.due_at()
+    )
+    return None
+
+
+def _unassign(request: HttpRequest, article: Article, form: UnassignForm) -> None:
+    workflow.unassign_reviewer(article, by=request.user, reviewer=form.cleaned_data["reviewer"])
 
 
 def _propose_change_note(request: HttpRequest, article: Article, form: ChangeNoteForm) -> None:
-    if not editing.can_edit(request.user, article):
+    # Proposing the public note is not editing the text, so writers may do it while the text is locked.
+    if not editing.may_write(request.user, article):
         raise workflow.TransitionNotAllowed("Only the article's writers can propose its public change note.")
     try:
         corrections.propose_note(article, by=request.user, note=form.cleaned_data["change_note"])
     except corrections.ChangeNoteProblem as problem:
         raise workflow.WorkflowError(str(problem)) from problem
-
-
-def _start_review(request: HttpRequest, article: Article) -> None:
-    workflow.start_review(article, by=request.user)
 
 
 ACTIONS: dict[str, tuple[Handler, str]] = {
@@ -288,40 +415,47 @@ ACTIONS: dict[str, tuple[Handler, str]] = {
         _with_form(NoteForm, "note_form", lambda r, a, f: workflow.withdraw(a, by=r.user, note=f.cleaned_data["note"])),
         "Withdrawn; the article is a draft again.",
     ),
-    "start_review": (_start_review, "Review started; the article is assigned to you."),
+    "start_review": (
+        _with_decision(
+            "start_review", lambda r, a, f: workflow.start_review(a, by=r.user, override_reason=f.override_text())
+        ),
+        "Review started; the article is assigned to you.",
+    ),
     "approve": (
-        _with_form(
-            ApproveForm,
-            "approve_form",
+        _with_decision(
+            "approve",
             lambda r, a, f: workflow.approve(
                 a,
                 by=r.user,
                 conflict_of_interest=f.declaration(),
                 note=f.cleaned_data["note"],
+                override_reason=f.override_text(),
                 change_note=f.cleaned_data["change_note"],
+                **f.seen(),
             ),
         ),
         "Your approval is recorded.",
     ),
     "request_changes": (
-        _with_form(
-            RequestChangesForm,
-            "changes_form",
-            lambda r, a, f: workflow.request_changes(a, by=r.user, note=f.cleaned_data["note"]),
+        _with_decision(
+            "request_changes",
+            lambda r, a, f: workflow.request_changes(
+                a, by=r.user, note=f.cleaned_data["note"], override_reason=f.override_text(), **f.seen()
+            ),
         ),
         "Changes requested; the writers have been told.",
     ),
     "confirm_still_accurate": (
-        _with_form(
-            ApproveForm,
-            "approve_form",
+        _with_decision(
+            "confirm_still_accurate",
             lambda r, a, f: workflow.confirm_still_accurate(
-                a, by=r.user, conflict_of_interest=f.declaration(), note=f.cleaned_data["note"]
+                a, by=r.user, conflict_of_interest=f.declaration(), note=f.cleaned_data["note"], **f.seen()
             ),
         ),
-        "Re-review recorded.",
+        "Re-review recorded: the article is confirmed as still accurate.",
     ),
-    "assign": (_with_form(AssignForm, "assign_form", _assign), "Reviewers assigned."),
+    "assign": (_assign, "Reviewers assigned."),
+    "unassign": (_with_form(UnassignForm, "unassign_form", _unassign), "Reviewer removed."),
     "propose_change_note": (
         _with_form(ChangeNoteForm, "change_note_form", _propose_change_note),
         "Your public change note is saved for the reviewer.",
@@ -345,13 +479,15 @@ def act(request: HttpRequest, slug: str, action: str) -> HttpResponse:
         invalid_forms = handler(request, article)
     except workflow.TransitionNotAllowed as refusal:
         return render(request, "articles/desk/refused.html", {"article": article, "reason": str(refusal)}, status=403)
+    except workflow.TextChanged as refusal:
+        return _text_changed(request, slug, refusal)
     except workflow.NotFit as refusal:
         _tell_not_fit(request, article, refusal.reasons)
         return redirect("desk:article", slug=slug)
     except workflow.WrongState as refusal:
         return _rerender(request, slug, status=409, refusal=[str(refusal)])
     except workflow.WorkflowError as refusal:
-        return _rerender(request, slug, status=400, refusal=[str(refusal)], posted=request.POST)
+        return _rerender(request, slug, status=400, refusal=[str(refusal)], posted=(action, request.POST))
     if invalid_forms:
         return _rerender(request, slug, status=400, **invalid_forms)
     messages.success(request, success)
@@ -370,12 +506,46 @@ def _tell_not_fit(request: HttpRequest, article: Article, reasons: list[str]) ->
         messages.error(request, reason)
 
 
-def _rerender(request: HttpRequest, slug: str, *, status: int, posted: Any = None, **forms: Any) -> HttpResponse:
+def _text_changed(request: HttpRequest, slug: str, refusal: workflow.TextChanged) -> HttpResponse:
+    """Nothing was recorded: show the reviewer what changed since the version they read, with their
+    typing kept and the forms now carrying the new version, so they decide again on what they now see."""
+    article = _visible_article(request, slug)
+    latest = versioning.latest_revision(article)
+    seen = _revision_of_version(article, refusal.seen_version, refusal.seen_revision)
+    changed = {
+        "seen_version": refusal.seen_version,
+        "old": seen,
+        "new": latest,
+        "diff": history.diff_between(article, seen, latest) if seen and latest else None,
+    }
+    kept = ("conflict", "conflict_detail", "note", "override_reason", "change_note")
+    typed = {name: request.POST[name] for name in kept if name in request.POST}
+    context = _article_context(request, article, typed=typed, changed=changed, refusal=[str(refusal)])
+    return render(request, "articles/desk/article.html", context, status=409)
+
+
+def _revision_of_version(article: Article, content_version: int, revision_id: Any) -> Any:
+    versions = versioning.versions_of(article)
+    if revision_id:
+        found = versions.filter(revision_id=revision_id).first()
+        if found is not None:
+            return found.revision
+    # No (or a foreign) revision posted: the newest revision that recorded that content version.
+    return next((v.revision for v in versions if v.field_dict.get("content_version") == content_version), None)
+
+
+def _rerender(
+    request: HttpRequest, slug: str, *, status: int, posted: tuple[str, Any] | None = None, **forms: Any
+) -> HttpResponse:
     """Show the page again with what went wrong, keeping what the person typed."""
     article = _visible_article(request, slug)
     if posted is not None:
-        forms.setdefault("approve_form", ApproveForm(posted))
-        forms.setdefault("changes_form", RequestChangesForm(initial={"note": posted.get("note", "")}))
+        action, data = posted
+        if action in DECISION_FORMS:
+            key, form_class = DECISION_FORMS[action]
+            overriding = "override" in workflow.available_actions(article, request.user)
+            kwargs = {} if form_class is ConfirmForm else {"override": overriding}
+            forms.setdefault(key, form_class(data, **kwargs))
     return render(request, "articles/desk/article.html", _article_context(request, article, **forms), status=status)
 
 
@@ -399,7 +569,8 @@ def preview(request: HttpRequest) -> HttpResponse:
     audience = request.POST.get("audience", Audience.PATIENT)
     variant = ArticleVariant(audience=audience if audience in Audience.values else Audience.PATIENT, **typed)
     lookup = ReferenceLookup.from_references(editing.library_entries_cited_in(variant.summary, variant.body))
-    rendered = render_article_text(variant.body, lookup, variant.summary)
+    # The editor previews both versions side by side: anchors carry the audience so they stay apart.
+    rendered = render_article_text(variant.body, lookup, variant.summary, id_prefix=f"{variant.audience}-")
     return render(request, "articles/desk/_preview.html", {"rendered": rendered, "variant": variant})
 
 
@@ -423,8 +594,12 @@ def new_article(request: HttpRequest) -> HttpResponse:
 @login_required
 def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
     article = _visible_article(request, slug)
-    if not editing.can_edit(request.user, article):
+    if not editing.may_write(request.user, article):
         raise PermissionDenied
+    refusal = workflow.edit_refusal(request.user, article)
+    if refusal and request.method != "POST":
+        messages.error(request, refusal)
+        return redirect("desk:article", slug=article.slug)
     if request.method != "POST":
         current = editing.current_text(article)
         latest = versioning.latest_revision(article)
@@ -451,6 +626,10 @@ def edit_article(request: HttpRequest, slug: str) -> HttpResponse:
             )
     except editing.EditConflict as conflict:
         return _conflict(request, conflict.article, article_form, forms_by_audience)
+    except editing.EditNotAllowed as locked:
+        # E.g. a reviewer started while this editor was open: keep the typing, say why it was not saved.
+        messages.error(request, str(locked))
+        return _editor(request, article, article_form, forms_by_audience, status=409)
     if owed:
         messages.warning(request, jobs.owed_message(owed))  # saved, but its follow-up work is owed
     else:

@@ -88,7 +88,12 @@ def revision_preview(request: HttpRequest, slug: str, revision_id: int) -> HttpR
     references = [Reference(**_reference_fields(f)) for f in snap.references.values()]
     lookup = ReferenceLookup.from_references(references)
     versions = [
-        {"audience": audience, "text": text, "rendered": render_article_text(text.body, lookup, text.summary)}
+        # Both versions on one page: anchors carry the audience so each citation finds its own reference.
+        {
+            "audience": audience,
+            "text": text,
+            "rendered": render_article_text(text.body, lookup, text.summary, id_prefix=f"{audience}-"),
+        }
         for audience, text in snap.text.variants.items()
     ]
     context = {"article": article, "revision": revision, "snapshot": snap, "versions": versions}

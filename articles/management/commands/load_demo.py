@@ -31,7 +31,12 @@ class Command(BaseCommand):
                 # Demo articles reach readers the only way any article does: through the workflow.
                 workflow.submit(article, by=people["writer"])
                 workflow.start_review(article, by=people["reviewer"])
-                workflow.approve(article, by=people["reviewer"], conflict_of_interest="None declared")
+                workflow.approve(
+                    article,
+                    by=people["reviewer"],
+                    conflict_of_interest="None declared",
+                    seen_version=article.content_version,
+                )
         self.stdout.write(f"Demo content ready ({len(created)} article(s) created).")
 
     def _person(self, spec: dict[str, Any]) -> User:

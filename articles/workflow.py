@@ -603,6 +603,13 @@ def rereview_due_at(article: Article) -> Any:
     return article.approved_at + timedelta(days=settings.REVIEW_INTERVAL_DAYS)
 
 
+def public_review_dates(article: Article, publication: Any) -> tuple[Any, Any]:
+    """What readers are told of the live text: when it was last reviewed (its approval or a later re-review)
+    and when the re-review cadence next asks for one."""
+    last = max(filter(None, [article.approved_at, publication.approved_at]))
+    return last, last + timedelta(days=settings.REVIEW_INTERVAL_DAYS)
+
+
 def is_rereview_due(article: Article) -> bool:
     due = rereview_due_at(article)
     return due is not None and due <= timezone.now()

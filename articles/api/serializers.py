@@ -82,13 +82,18 @@ class ArticleSummarySerializer(serializers.Serializer[Any]):
     api_url = serializers.URLField()
 
 
-class ArticleSerializer(ArticleSummarySerializer):
+# What both detail answers carry besides the text: who wrote and reviewed it, its log and notices.
+# (A comment, not a docstring: drf-spectacular would copy a docstring into both schema components.)
+class _ArticleRecordSerializer(ArticleSummarySerializer):
     authors = PersonSerializer(many=True)
     review = ReviewRecordSerializer()
     updates = UpdateSerializer(many=True)
     reader_notices = ReaderNoticeSerializer(
         many=True, help_text="Open while a cited source is retracted, questioned or superseded and under re-review."
     )
+
+
+class ArticleSerializer(_ArticleRecordSerializer):
     versions = AudienceVersionSerializer(many=True)
 
 
@@ -118,11 +123,5 @@ class LibraryReferenceSerializer(serializers.Serializer[Any]):
     cited_by = CitingArticleSerializer(many=True, help_text="Approved articles whose live version cites it.")
 
 
-class ArticleVersionSerializer(ArticleSummarySerializer):
-    authors = PersonSerializer(many=True)
-    review = ReviewRecordSerializer()
-    updates = UpdateSerializer(many=True)
-    reader_notices = ReaderNoticeSerializer(
-        many=True, help_text="Open while a cited source is retracted, questioned or superseded and under re-review."
-    )
+class ArticleVersionSerializer(_ArticleRecordSerializer):
     version = AudienceVersionSerializer()

@@ -5,7 +5,7 @@ partners revalidate with a 304."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import corrections, watch
+from .. import corrections, watch, workflow
 from ..models import Article, Audience, Publication, PublishedVariant, Reference
 from ..views.reader import live_publication
 from . import serializers as shapes
@@ -104,17 +104,13 @@ def _summary(request: Request, article: Any) -> dict[str, Any]:
     }
 
 
-def next_review_due(article: Article, publication: Publication) -> Any:
-    last = article.approved_at or publication.approved_at
-    return (last + timedelta(days=settings.REVIEW_INTERVAL_DAYS)).date()
-
-
 def _review(article: Article, publication: Publication) -> dict[str, Any]:
+    last_reviewed, due = workflow.public_review_dates(article, publication)
     return {
         "reviewers": publication.reviewers,
         "approved_at": publication.approved_at,
-        "last_reviewed_at": article.approved_at or publication.approved_at,
-        "next_review_due": next_review_due(article, publication),
+        "last_reviewed_at": last_reviewed,
+        "next_review_due": due.date(),
     }
 
 

@@ -9,7 +9,6 @@ whoever opens them.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from .. import corrections, feedback
+from .. import corrections, feedback, workflow
 from ..feedback_forms import ProblemReportForm, ReaderMessageForm
 from ..models import Article, Audience, Profile, Publication, ReaderFeedback
 from ..page_cache import LISTING, public_page
@@ -35,8 +34,8 @@ RELATED_ARTICLES = 4
 
 def review_dates(article: Article, publication: Publication) -> dict[str, Any]:
     """Last reviewed (the approval or a later re-review) and when the re-review cadence next asks for one."""
-    last = max(filter(None, [article.approved_at, publication.approved_at]))
-    return {"last_reviewed": last, "next_review": last + timedelta(days=settings.REVIEW_INTERVAL_DAYS)}
+    last, due = workflow.public_review_dates(article, publication)
+    return {"last_reviewed": last, "next_review": due}
 
 
 def related_articles(article: Article, publication: Publication) -> list[dict[str, Any]]:

@@ -73,5 +73,8 @@ def cast(db: None) -> Cast:
 @pytest.fixture(scope="session")
 def celery_worker(django_db_blocker: Any) -> Iterator[Any]:
     """A real worker in a thread, consuming from the real broker (never eager mode)."""
+    # Whatever an earlier test queued without a worker names rows its rollback removed; run now, it would
+    # hold SQLite's shared test database locked while the next test sets up. Start from an empty queue.
+    celery_app.control.purge()
     with django_db_blocker.unblock(), start_worker(celery_app, perform_ping_check=False, loglevel="WARNING") as w:
         yield w

@@ -16,6 +16,7 @@ from articles import watch, workflow
 from articles.citations.verdicts import Standing
 from articles.editing import VariantText
 from articles.models import CitationAlert, Reference, ReferenceCheck
+from contentreview.celery import app as celery_app
 from tests import watch_checkers
 from tests.editorial import CLINICIAN, PATIENT, approved, article_text, new_article, refreshed
 
@@ -321,3 +322,6 @@ def test_sources_a_queue_outage_left_unchecked_are_claimed_and_queued_once(cast:
     first = jobs.requeue_owed_work(later)["citation-checks"]
     again = jobs.requeue_owed_work(later)["citation-checks"]
     assert (first, again) == (1, 0)  # claimed by the first run: never queued twice
+    # The batch really is on the broker; taken off again so a later test's worker never runs it against
+    # a database this test's rollback has emptied.
+    assert celery_app.control.purge() == 1

@@ -22,6 +22,8 @@ from articles.models import CitationAlert, Reference, ReferenceCheck
 from articles.tasks import sweep_citations
 from tests import watch_checkers
 from tests.editorial import approved, new_article
+from tests.fakeweb import FakeWeb, crossref_update, fakeweb_fixture  # noqa: F401
+from tests.test_citation_checkers import WAKEFIELD_DOI, add_wakefield
 from tests.test_citation_watch import RETRACTED_DOI, citing, reference, retract
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -67,6 +69,66 @@ def test_sweep_through_a_worker_alerts_the_right_people_once_and_warns_readers(
     wait_for_sweep(again["run"])
     assert again["references"] == 0
     assert (ReferenceCheck.objects.count(), CitationAlert.objects.count(), len(mail.outbox)) == (rows, 3, 3)
+
+
+def library_entry(key: str, *, year: int = 2021, kind: str = "research", **identifiers: str) -> Reference:
+    return Reference.objects.create(
+        key=key, title=f"The source called {key}", source="A Journal", year=year, kind=kind, **identifiers
+    )
+
+
+def test_the_real_checkers_through_a_worker_over_demo_like_sources(
+    celery_worker: Any, fakeweb: FakeWeb, cast: Any, client: Any
+) -> None:
+    """No stand-in here: Crossref, PubMed, link and age checkers, the loopback services answering."""
+    add_wakefield(fakeweb)  # retracted in 2010, as Retraction Watch records it
+    fakeweb.add_work("10.5555/fixed", updated_by=[crossref_update("10.5555/erratum", "correction", date=(2025, 1, 9))])
+    fakeweb.add_work("10.5555/sound")
+    fakeweb.add_article("31000001", publication_types=["Journal Article", "Retracted Publication"],
+                        notices=[("RetractionIn", "31000002", "J Ex. 2025 May 5;1:1")])  # fmt: skip
+    fakeweb.add_clean_articles(["31000003"])
+    fakeweb.add_page("/guidance/2024")
+    library_entry("wakefield1998", doi=WAKEFIELD_DOI, year=1998)
+    library_entry("fixed2022", doi="10.5555/fixed")
+    library_entry("sound2023", doi="10.5555/sound")
+    library_entry("pulled2019", pmid="31000001")
+    library_entry("trial2020", pmid="31000003")
+    library_entry("moved", kind="website", url=fakeweb.redirect("/guidance/2019", "/guidance/2024"))
+    library_entry("gone", kind="website", url=fakeweb.add_page("/guidance/withdrawn", 404))
+    library_entry("oldguide", kind="guideline", year=2015, url=fakeweb.url("/guidance/2024"))
+    live = approved(cast, text=citing("wakefield1998", "fixed2022", "sound2023", "pulled2019", "moved", "gone"))
+    draft = new_article(cast, text=citing("trial2020", "fixed2022", "oldguide"))
+    mail.outbox.clear()
+    assert "was retracted" not in client.get(f"/articles/{live.slug}/patient/").content.decode()  # now cached
+
+    run = sweep_citations.delay().get(timeout=30)["run"]
+    assert wait_for_sweep(run).references == 8
+
+    standing = {(c.reference.key, c.checker): c.standing for c in ReferenceCheck.objects.select_related("reference")}
+    assert {k: v for k, v in standing.items() if v not in ("clean", "aging")} == {
+        ("wakefield1998", "crossref"): "retracted",
+        ("fixed2022", "crossref"): "corrected",
+        ("pulled2019", "pubmed"): "retracted",
+        ("moved", "links"): "moved",
+        ("gone", "links"): "link_failing",  # one failure is not dead: three, on different days
+    }
+    assert (standing["oldguide", "age"], standing["sound2023", "crossref"]) == ("aging", "clean")
+    alerts = {(a.article_id, a.reference.key, a.standing) for a in CitationAlert.objects.select_related("reference")}
+    assert alerts == {
+        (live.pk, "wakefield1998", "retracted"),
+        (live.pk, "pulled2019", "retracted"),
+        (live.pk, "fixed2022", "corrected"),
+        (draft.pk, "fixed2022", "corrected"),
+    }
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([cast.writer.email, cast.reviewer.email, cast.writer.email])
+    assert len(fakeweb.seen("/eutils/efetch.fcgi")) == 1  # both PMIDs in one request
+    page = client.get(f"/articles/{live.slug}/patient/").content.decode()
+    assert "A source cited here was retracted" in page
+
+    again = sweep_citations.delay().get(timeout=30)
+    wait_for_sweep(again["run"])
+    assert again["references"] == 0
+    assert (CitationAlert.objects.count(), len(mail.outbox)) == (4, 3)
 
 
 def _database_url() -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from articles.models import Article, Audience
+from articles.models import Article, Audience, CitationAlert, Reference, ReferenceCheck
+from tests.fakeweb import closed_port
 
 
 def row_counts() -> dict[str, int]:
@@ -54,3 +57,26 @@ def test_a_third_clearly_labelled_demo_article_cites_the_retracted_1998_lancet_p
     assert all("Demo article" in v.body for v in demo.variants.all())
     lancet = demo.references.get(key="wakefield1998")
     assert (lancet.doi, lancet.pmid) == ("10.1016/s0140-6736(97)11096-0", "9500320")
+
+
+@pytest.mark.django_db
+def test_offline_the_demo_retraction_is_unreachable_never_clean(settings, client) -> None:
+    """What `./run` shows on a machine without internet: the services cannot be asked, and nothing says
+    the 1998 paper is fine. (The link checker is left out: it would ask the real DNS.)"""
+    call_command("load_demo")
+    nowhere = f"http://127.0.0.1:{closed_port()}"
+    settings.CROSSREF_API_URL, settings.EUTILS_API_URL = f"{nowhere}/crossref", f"{nowhere}/eutils"
+    settings.CITATION_CHECKERS = [
+        "articles.citations.crossref.CrossrefChecker",
+        "articles.citations.pubmed.PubMedChecker",
+        "articles.citations.age.AgeChecker",
+    ]
+    call_command("check_citations", "--article", "demo-retracted-mmr-study", "--sync", stdout=io.StringIO())
+
+    lancet = Reference.objects.get(key="wakefield1998")
+    found = {c.checker: c.standing for c in ReferenceCheck.objects.filter(reference=lancet)}
+    assert found == {"crossref": "unreachable", "pubmed": "unreachable", "age": "aging"}
+    assert not CitationAlert.objects.exists()
+    response = client.get(lancet.articles.get().get_absolute_url())
+    assert response.status_code == 200
+    assert "was retracted" not in response.content.decode()  # nothing is claimed either way

@@ -1,6 +1,7 @@
 """A checker for tests of the watch's own rules (due dates, claims, alerts, notices, pages): it answers
-what the test scripted for each DOI, like a Crossref that already knows. The real checkers against the
-loopback services are exercised by the sweep tests through a real worker."""
+what the test scripted for each DOI, like a Crossref that already knows. The real checkers answer the
+loopback services in test_citation_checkers and test_link_checker, and run through a real worker over
+demo-like sources in test_citation_sweep_worker."""
 
 from __future__ import annotations
 

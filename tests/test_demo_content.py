@@ -77,6 +77,6 @@ def test_offline_the_demo_retraction_is_unreachable_never_clean(settings, client
     found = {c.checker: c.standing for c in ReferenceCheck.objects.filter(reference=lancet)}
     assert found == {"crossref": "unreachable", "pubmed": "unreachable", "age": "aging"}
     assert not CitationAlert.objects.exists()
-    response = client.get(lancet.articles.get().get_absolute_url())
+    response = client.get(lancet.articles.get().get_absolute_url(), follow=True)
     assert response.status_code == 200
     assert "was retracted" not in response.content.decode()  # nothing is claimed either way

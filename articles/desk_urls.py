@@ -10,6 +10,7 @@ urlpatterns = [
     path("", desk.home, name="home"),
     path("queue/", desk.queue, name="queue"),
     path("alerts/", watch.alerts, name="alerts"),
+    path("alerts/sweep-progress/", watch.sweep_progress, name="sweep_progress"),
     path("alerts/<int:pk>/<slug:action>/", watch.alert_act, name="alert_act"),
     path("articles/", desk.my_articles, name="mine"),
     path("articles/new/", desk.new_article, name="new"),

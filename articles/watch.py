@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from redis.exceptions import RedisError
 
 from . import jobs, page_cache, roles, workflow
 from .citations.verdicts import ALERTING, READER_NOTICE, Checker, ReferenceToCheck, Standing, Verdict
@@ -340,11 +341,14 @@ class SweepProgress:
 
 
 def sweep_progress(run: str | None = None) -> SweepProgress | None:
-    """The latest sweep's progress (or that of `run`, if it is the latest)."""
-    current = cache.get(CURRENT_SWEEP_KEY)
-    if not current or (run and current["run"] != run):
-        return None
-    done = batches_done(current["run"])
+    """The latest sweep's progress (or that of `run`, if it is the latest); None when unknown."""
+    try:
+        current = cache.get(CURRENT_SWEEP_KEY)
+        if not current or (run and current["run"] != run):
+            return None
+        done = batches_done(current["run"])
+    except RedisError:
+        return None  # progress lives in Redis: with Redis down the Board page still opens, without it
     return SweepProgress(
         current["run"], datetime.fromisoformat(current["started_at"]), current["batches"], done, current["references"]
     )

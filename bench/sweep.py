@@ -2,10 +2,12 @@
 against the loopback Crossref, E-utilities and web pages answering with 50 ms latency, side by side with a
 naive loop sending one request per reference (PubMed's rate limit respected, as it must be).
 
-    python bench/sweep.py [N] [--workers 2] [--latency 0.05] [--naive-sample 300]
+    python bench/sweep.py [N] [--workers 2] [--latency 0.05] [--naive-sample 300] [--sites 20]
 
 Prints checks per second, requests per service, the highest PubMed rate seen in any one second, and the
-speed-up over the naive loop (measured on a sample of the same references, extrapolated to N). Uses its
+speed-up over the naive loop (measured on a sample of the same references, extrapolated to N). The URLs
+are spread over --sites web sites (loopback addresses 127.0.0.2, …), as a library's links are over many
+hosts; the link checker allows LINK_CHECK_PER_HOST requests at once to each. Uses its
 own scratch database (a temporary SQLite file, or a test database next to DATABASE_URL's) and its own
 queue on the broker, so nothing of the development data or of other workers is touched.
 """
@@ -13,6 +15,8 @@ queue on the broker, so nothing of the development data or of other workers is t
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
 import os
 import signal
@@ -50,7 +54,7 @@ from articles import watch  # noqa: E402
 from articles.citations.ratelimit import RateLimiter  # noqa: E402
 from articles.models import Reference, ReferenceCheck  # noqa: E402
 from articles.tasks import sweep_citations  # noqa: E402
-from tests.fakeweb import FakeWeb, Seen, serve  # noqa: E402
+from tests.fakeweb import FakeWeb, Seen, serve, serve_also  # noqa: E402
 
 SERVICES = {"crossref": "/crossref/", "pubmed": "/eutils/"}
 
@@ -69,8 +73,9 @@ def scratch_database() -> str:
     return os.environ["DATABASE_URL"]
 
 
-def make_references(web: FakeWeb, n: int, mix: tuple[str, ...]) -> dict[str, int]:
-    """DOIs, PMIDs and URLs in turn (every one a clean record or page the services know)."""
+def make_references(web: FakeWeb, n: int, mix: tuple[str, ...], sites: list[str]) -> dict[str, int]:
+    """DOIs, PMIDs and URLs in turn (every one a clean record or page the services know), the URLs on
+    the `sites` in turn."""
     kinds: Counter[str] = Counter()
     rows = []
     dois: list[str] = []
@@ -86,7 +91,8 @@ def make_references(web: FakeWeb, n: int, mix: tuple[str, ...]) -> dict[str, int
             fields["pmid"] = str(30_000_000 + number)
             pmids.append(fields["pmid"])
         else:
-            fields["url"] = web.add_page(f"/guidance/page-{number}")
+            web.add_page(path := f"/guidance/page-{number}")
+            fields["url"] = sites[number % len(sites)] + path
         rows.append(Reference(**fields))
     web.add_clean_works(dois)
     web.add_clean_articles(pmids)
@@ -154,11 +160,14 @@ def main() -> int:
     parser.add_argument("--naive-sample", type=int, default=300, help="references the naive loop checks")
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--only", choices=["doi", "pmid", "url"], help="one kind of reference instead of a mix")
+    parser.add_argument("--sites", type=int, default=20, help="web sites the URLs are spread over (max 250)")
     args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the naive loop's requests, one line each
 
     worker_db = scratch_database()
     web = FakeWeb(latency=args.latency)
-    with serve(web) as base_url:
+    with serve(web) as base_url, contextlib.ExitStack() as more:
+        sites = [more.enter_context(serve_also(web, f"127.0.0.{2 + k}")) for k in range(min(max(args.sites, 1), 250))]
         env = {
             **os.environ,
             "DATABASE_URL": worker_db,
@@ -166,8 +175,8 @@ def main() -> int:
             "EUTILS_API_URL": f"{base_url}/eutils",
         }
         settings.CROSSREF_API_URL, settings.EUTILS_API_URL = env["CROSSREF_API_URL"], env["EUTILS_API_URL"]
-        kinds = make_references(web, args.n, (args.only,) if args.only else ("doi", "pmid", "url"))
-        print(f"sweep benchmark: {args.n} references {kinds}, {args.workers} workers, "
+        kinds = make_references(web, args.n, (args.only,) if args.only else ("doi", "pmid", "url"), sites)
+        print(f"sweep benchmark: {args.n} references {kinds}, URLs on {len(sites)} sites, {args.workers} workers, "
               f"{args.latency * 1000:.0f} ms per answer, checkers {[c.name for c in watch.checkers()]}")  # fmt: skip
         log = SCRATCH / "workers.log"
         workers = start_workers(args.workers, env, log)

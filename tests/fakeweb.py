@@ -511,14 +511,22 @@ def closed_port() -> int:
 @contextlib.contextmanager
 def serve(web: FakeWeb) -> Iterator[str]:
     """Runs the fake services on a free loopback port for the duration; yields (and sets) `web.base_url`."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(web))
+    with serve_also(web, "127.0.0.1") as base_url:
+        web.base_url = base_url
+        yield base_url
+
+
+@contextlib.contextmanager
+def serve_also(web: FakeWeb, host: str) -> Iterator[str]:
+    """The same services at another loopback address (127.0.0.2, …): another web site to the link checker,
+    which limits how many requests go to one host at once. Yields its base URL."""
+    server = ThreadingHTTPServer((host, 0), _handler(web))
     server.daemon_threads = True  # a request sleeping through a timeout test must not hold up the shutdown
     # A short poll interval: shutdown() waits for the loop to notice, and every test pays that wait.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    web.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield web.base_url
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -19,6 +19,7 @@ from articles.models import CitationAlert, Reference, ReferenceCheck
 from contentreview.celery import app as celery_app
 from tests import watch_checkers
 from tests.editorial import CLINICIAN, PATIENT, approved, article_text, new_article, refreshed
+from tests.fakeweb import closed_port
 
 RETRACTED_DOI = "10.1000/retracted.1"
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -270,6 +271,37 @@ def test_board_page_counts_filters_and_handles_alerts_with_permissions_checked(c
     )
     with pytest.raises(workflow.WrongState):  # a second tab resolving again
         watch.resolve(resolved, by=cast.reviewer, note="Also fixed.")
+
+
+def test_board_page_follows_a_running_sweep_and_still_opens_with_redis_down(
+    cast: Any, client: Any, settings: Any
+) -> None:
+    reference("one"), reference("two"), reference("three")  # two batches of the scripted checker
+    plan = watch.plan_sweep(timezone.now())
+    client.force_login(cast.writer)
+    assert client.get("/desk/alerts/sweep-progress/").status_code == 403
+    client.force_login(cast.reviewer)
+    page = client.get("/desk/alerts/").content.decode()
+    assert "Sweep running" in page and 'data-progress-url="/desk/alerts/sweep-progress/"' in page
+    assert "js/sweep-progress" in page
+
+    def progress() -> Any:
+        return client.get("/desk/alerts/sweep-progress/").json()
+
+    first, second = plan.batches
+    watch.run_batch(first), watch.batch_finished(first)
+    expected = {"known": True, "run": plan.run, "batches": 2, "done": 1, "references": 3, "percent": 50}
+    assert progress() == expected | {"finished": False}
+    watch.run_batch(second), watch.batch_finished(second)
+    assert progress() == expected | {"done": 2, "percent": 100, "finished": True}
+    assert "Last sweep" in client.get("/desk/alerts/").content.decode()
+
+    # Progress lives in Redis; without it the page opens and says nothing about a sweep.
+    down = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed_port()}/0"}
+    settings.CACHES = {**settings.CACHES, "default": down}
+    page = client.get("/desk/alerts/")
+    assert page.status_code == 200 and "sweep" not in page.content.decode().lower().split("<main", 1)[-1]
+    assert progress() == {"known": False}
 
 
 def test_queue_lists_articles_with_unresolved_alerts(cast: Any, client: Any) -> None:

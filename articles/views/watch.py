@@ -11,10 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from .. import jobs, roles, tasks, watch, workflow
 from ..models import Article, CitationAlert, Reference, severity_rank
@@ -63,6 +63,18 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "query_string": urlencode({"state": state, "standing": standing, "topic": topic}) + "&",
     }
     return render(request, "articles/watch/alerts.html", context)
+
+
+@require_GET
+@login_required
+def sweep_progress(request: HttpRequest) -> JsonResponse:
+    """The running sweep's progress, for the Board page to follow without reloading."""
+    _require_board(request)
+    progress = watch.sweep_progress()
+    if progress is None:
+        return JsonResponse({"known": False})
+    fields = ("run", "batches", "done", "references", "percent", "finished")
+    return JsonResponse({"known": True, **{name: getattr(progress, name) for name in fields}})
 
 
 @require_POST

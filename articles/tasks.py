@@ -92,6 +92,12 @@ def erase_expired_reader_emails() -> int:
 # --- The citation watch -------------------------------------------------------------------------------
 # Acknowledged only after they ran, and put back if the worker dies (acks_late, reject_on_worker_lost):
 # every step is safe to run twice (see articles.watch), so a lost worker costs time, never a duplicate.
+# A step the database refused (SQLite busy past its timeout, PostgreSQL restarting) runs again after about
+# 1, 2, 4, 8, 16 s; otherwise its references would wait for their claim to lapse, and the sweep would
+# never show finished.
+watch_task = shared_task(
+    acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5
+)
 
 
 def _enqueue(plan: Any) -> dict[str, Any]:
@@ -100,7 +106,7 @@ def _enqueue(plan: Any) -> dict[str, Any]:
     return {"run": plan.run, "references": plan.reference_count, "batches": len(plan.batches)}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@watch_task
 def sweep_citations() -> dict[str, Any]:
     """Daily (beat): claims the due references and fans their batches out over every worker."""
     from . import watch
@@ -108,9 +114,9 @@ def sweep_citations() -> dict[str, Any]:
     return _enqueue(watch.plan_sweep(timezone.now()))
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@watch_task
 def check_citation_batch(batch: dict[str, Any]) -> int:
-    """One checker on one batch of references; its verdicts stored, its alerts opened."""
+    """One checker on one batch of references; its verdicts stored (one transaction), its alerts opened."""
     from . import watch
 
     planned = watch.Batch(**batch)
@@ -119,7 +125,7 @@ def check_citation_batch(batch: dict[str, Any]) -> int:
     return len(stored)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@watch_task
 def check_reference_now(reference_id: int) -> dict[str, Any]:
     """ "Check now" on a library entry."""
     from . import watch
@@ -127,7 +133,7 @@ def check_reference_now(reference_id: int) -> dict[str, Any]:
     return _enqueue(watch.plan_check_now([reference_id]))
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@watch_task
 def check_article_citations(article_id: int) -> dict[str, Any]:
     """ "Check now" on an article, and on every submission: all its references, whenever last checked."""
     from . import watch

@@ -215,6 +215,7 @@ def record_verdicts(
 ) -> list[ReferenceCheck]:
     """Stores the checks, marks the references checked, opens alerts for bad findings (one transaction)."""
     now = now or timezone.now()
+    checked = set(checked_ids)
     rows = [
         ReferenceCheck(
             reference_id=v.reference_id,
@@ -227,7 +228,7 @@ def record_verdicts(
             run=run,
         )
         for v in verdicts
-        if v.reference_id in set(checked_ids)
+        if v.reference_id in checked
     ]
     with transaction.atomic():
         ReferenceCheck.objects.bulk_create(rows, ignore_conflicts=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 
 from articles import watch
 from articles.citations.verdicts import Standing
@@ -69,6 +69,24 @@ def test_sweep_through_a_worker_alerts_the_right_people_once_and_warns_readers(
     wait_for_sweep(again["run"])
     assert again["references"] == 0
     assert (ReferenceCheck.objects.count(), CitationAlert.objects.count(), len(mail.outbox)) == (rows, 3, 3)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite refuses a second writer; PostgreSQL waits")
+def test_a_sweep_the_database_refused_runs_again_and_finishes(celery_worker: Any, cast: Any, settings: Any) -> None:
+    settings.CITATION_CHECKERS = ["tests.watch_checkers.ScriptedDoiChecker"]
+    watch_checkers.FINDINGS.clear()
+    reference("bad", RETRACTED_DOI), reference("fine")
+    approved(cast, text=citing("bad", "fine"))
+    retract()
+    with transaction.atomic():  # holds SQLite's write lock: the worker's sweep is refused meanwhile
+        ReferenceCheck.objects.create(reference=Reference.objects.get(key="fine"), checker="other",
+                                      standing="clean", summary="Held.", run="held")  # fmt: skip
+        sweep = sweep_citations.delay()
+        time.sleep(1.5)
+    progress = wait_for_sweep(sweep.get(timeout=60)["run"])
+    assert (progress.batches, progress.done) == (1, 1)
+    assert CitationAlert.objects.get().reference.key == "bad"
+    assert ReferenceCheck.objects.filter(run=progress.run).count() == 2
 
 
 def library_entry(key: str, *, year: int = 2021, kind: str = "research", **identifiers: str) -> Reference:

@@ -38,8 +38,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
-from . import editing, references
+from . import editing, jobs, references
 from .identifiers import normalise_doi, normalise_pmid
 from .models import Article, ArticleReference, Audience, Reference
 from .references import key_base, unique_key
@@ -156,6 +157,7 @@ class ImportPlan:
 class ImportReport:
     article: Article
     plan: ImportPlan
+    owed: tuple[str, ...] = ()  # follow-up work the job queue could not take (jobs.owed_notes)
 
     @property
     def matched(self) -> list[tuple[SourceReference, Reference, str]]:
@@ -171,7 +173,8 @@ class ImportReport:
 
     def notes(self) -> list[Note]:
         done = Note("success", f"Imported “{self.article.title}” as a draft ({self.article.slug}).")
-        return [done, *self.plan.notes()]
+        owed = [Note("warning", jobs.owed_message(self.owed))] if self.owed else []
+        return [done, *owed, *self.plan.notes()]
 
     def lines(self) -> list[str]:
         return [note.text for note in self.notes()]
@@ -227,12 +230,14 @@ def plan_import(
 
 def import_article(text: str, *, audience: str, author: Any, **options: Any) -> ImportReport:
     """Create a draft from `text` in the given audience's version, with its new library entries; raises
-    ImportFailed and writes nothing when the file cannot be imported. Options as for `plan_import`."""
-    with transaction.atomic():
+    ImportFailed and writes nothing when the file cannot be imported. Options as for `plan_import`.
+
+    The report says which lookups are owed if the job queue could not take them when the import
+    committed (called inside an outer transaction, they are queued, or owed, only when that commits)."""
+    with jobs.owed_notes() as owed, transaction.atomic():
         # Planned again inside the transaction: the library may have changed since a preview.
         plan = plan_import(text, audience=audience, **options)
-        for given, reference in plan.created:
-            _save_new_reference(given, reference)
+        _save_new_references(plan.created)
         article_text = ArticleText(title=plan.title, kind=plan.kind, topic=plan.topic, variants={audience: plan.text})
         try:
             article = editing.create_article(by=author, text=article_text)
@@ -243,7 +248,7 @@ def import_article(text: str, *, audience: str, author: Any, **options: Any) -> 
             (ArticleReference(article=article, reference=ref) for ref in plan.attached),
             ignore_conflicts=True,
         )
-    return ImportReport(article, plan)
+    return ImportReport(article, plan, owed=tuple(owed))
 
 
 # --- Reading files ---------------------------------------------------------------------------------
@@ -1106,11 +1111,16 @@ def _new_key(source: SourceReference, planned_keys: set[str]) -> str:
     return unique_key(f"{base}-{len(planned_keys)}")
 
 
-def _save_new_reference(given: SourceReference, reference: Reference) -> None:
-    reference.save()
-    if given.metadata_pending:
-        # Known by an identifier only: the library's lookup fills in authors, journal and year after commit.
-        references.look_up_after_commit([reference.pk])
+def _save_new_references(created: list[tuple[SourceReference, Reference]]) -> None:
+    now = timezone.now()
+    for given, reference in created:
+        if given.metadata_pending:
+            # Stamped as queued, as the library's own additions are: the owed-work sweep takes it up only if
+            # no lookup ran within LOOKUP_OWED_AFTER_SECONDS, instead of queueing it a second time.
+            reference.lookup_queued_at = now
+        reference.save()
+    # Known by an identifier only: one lookup after commit fills in authors, journal and year.
+    references.look_up_after_commit([reference.pk for given, reference in created if given.metadata_pending])
 
 
 class _CitationRewriter:

@@ -42,6 +42,10 @@ def _link(name: str, article: Article) -> str:
     return settings.SITE_URL.rstrip("/") + reverse(name, kwargs={"slug": article.slug})
 
 
+def _queue_link() -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("desk:queue")
+
+
 def _actor(event: WorkflowEvent) -> str:
     return event.actor.profile.signature if event.actor else "The system"
 
@@ -58,8 +62,7 @@ def submitted(event: WorkflowEvent) -> None:
     _send(
         board,
         f"Submitted for review: {article.title}",
-        f"{_actor(event)} submitted “{article.title}” for review.\n\nReview queue: "
-        f"{settings.SITE_URL.rstrip('/')}{reverse('desk:queue')}\n",
+        f"{_actor(event)} submitted “{article.title}” for review.\n\nReview queue: {_queue_link()}\n",
     )
 
 
@@ -86,6 +89,18 @@ def assigned(event: WorkflowEvent, assignment: ReviewAssignment) -> None:
         f"You are asked to review: {article.title}",
         f"{_actor(event)} asked you to review “{article.title}” by {assignment.due_at:%d %B %Y}.\n\n"
         f"Review it: {_link('desk:article', article)}\n",
+    )
+
+
+def unassigned(event: WorkflowEvent, reviewer: User) -> None:
+    # The article's desk page no longer concerns them, so the link is to their queue.
+    article = event.article
+    _send(
+        [reviewer],
+        f"You are no longer asked to review: {article.title}",
+        f"{_actor(event)} removed you from the review of “{article.title}”; you need not review it.\n\n"
+        f"Review queue: {_queue_link()}\n",
+        exclude=event.actor,
     )
 
 

@@ -422,13 +422,15 @@ def unassign_reviewer(article: Article, *, by: Any, reviewer: Any, note: str = "
         if assignment.recommendation != ReviewAssignment.Recommendation.PENDING:
             raise WrongState(f"{reviewer.profile.signature} has already decided; that decision stays on record.")
         assignment.delete()
-        return _record(
+        event = _record(
             article,
             Step(Action.UNASSIGN, article.status, article.status),
             by=by,
             note=f"{reviewer.profile.signature} removed. {note.strip()}".strip(),
             review_round=review_round,
         )
+        notifications.after_commit(notifications.unassigned, event, reviewer)
+        return event
 
 
 def _assignment_for(review_round: ReviewRound, reviewer: Any) -> ReviewAssignment:

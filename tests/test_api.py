@@ -16,6 +16,7 @@ from rest_framework_api_key.models import APIKey
 from articles.editing import ArticleText, VariantText
 from articles.models import Article, Reference
 from tests.editorial import CLINICIAN, PATIENT, approved, edit, new_article, refreshed, seen, submitted
+from tests.fakeweb import closed_port
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "articles" / "api" / "openapi.yaml"
 
@@ -271,6 +272,38 @@ def test_partners_with_a_key_get_their_own_rate_and_bad_keys_are_refused(
     assert refused.status_code == 403 and "not valid" in refused.json()["detail"]
     _, revoked_key = APIKey.objects.create_key(name=f"Old partner {uuid.uuid4()}", revoked=True)
     assert get(client, "topics/", HTTP_AUTHORIZATION=f"Api-Key {revoked_key}", **from_address()).status_code == 403
+
+
+def redis_down(settings: Any) -> None:
+    """Points every cache the API could touch (throttle counters, the page cache) at a closed port."""
+    for alias in ("default", "pages"):
+        down = {**settings.CACHES[alias], "LOCATION": f"redis://127.0.0.1:{closed_port()}/0"}
+        settings.CACHES = {**settings.CACHES, alias: down}
+
+
+def test_with_redis_down_the_api_serves_unthrottled_rather_than_failing(
+    client: Client, cast: Any, settings: Any
+) -> None:
+    # Read-only public data: losing the counters must not take the partners' feed down with them.
+    settings.API_ANON_RATE = "1/minute"
+    settings.API_KEY_RATE = "1/minute"
+    article = published(cast, "Still served without Redis")
+    _, key = APIKey.objects.create_key(name=f"Clinic app {uuid.uuid4()}")
+    address, auth = from_address(), {"HTTP_AUTHORIZATION": f"Api-Key {key}"}
+    for headers in ({}, auth):  # with Redis up, both buckets are spent
+        assert [get(client, "articles/", **address, **headers).status_code for _ in range(2)] == [200, 429]
+    redis_down(settings)
+    paths = ("articles/", f"articles/{article.slug}/", f"articles/{article.slug}/patient/", "topics/")
+    for path in paths:
+        for headers in ({}, auth):
+            answer = get(client, path, **address, **headers)
+            assert answer.status_code == 200, (path, headers, answer.content[:200])
+            # Revalidation needs no cache either.
+            assert get(client, path, HTTP_IF_NONE_MATCH=answer["ETag"], **address, **headers).status_code == 304
+    assert article.slug in get(client, "articles/", **address, **auth).content.decode()
+    assert get(client, "schema/", **address).status_code == 200 and get(client, "docs/", **address).status_code == 200
+    # A bad key is still refused: keys are checked in the database, not the cache.
+    assert get(client, "articles/", HTTP_AUTHORIZATION="Api-Key not.a-key", **address).status_code == 403
 
 
 # --- The schema -----------------------------------------------------------------------------------------

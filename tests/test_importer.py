@@ -9,11 +9,13 @@ from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 
 from articles import demo_content
 from articles.citing import check_citations
 from articles.importers import ImportFailed, import_article
 from articles.models import Article, ArticleReference, ArticleVariant, Audience, Reference
+from articles.references import requeue_stale_lookups
 from articles.rendering import ReferenceLookup, find_citations, render_article_text
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -238,6 +240,9 @@ def test_markdown_reference_list_with_identifiers_instead_of_bibtex(cast, librar
     new = {ref.doi or ref.pmid: ref for ref in report.created}
     assert set(new) == {"10.1056/nejmoa1403291", "25199059"}
     assert all(ref.metadata_status == Reference.MetadataStatus.PENDING for ref in report.created)
+    # Stamped as queued: beat's owed-work sweep leaves them to the lookup queued after commit.
+    assert all(ref.lookup_queued_at is not None for ref in report.created)
+    assert requeue_stale_lookups(timezone.now()) == 0
     body = report.article.variants.get().body
     # Entries waiting for their metadata are cited by identifier: their key changes once it is found.
     assert "Tablet doses fell [@doi:10.1056/nejmoa1403291]" in body

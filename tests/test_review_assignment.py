@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from articles import workflow
@@ -16,6 +17,7 @@ from articles.roles import ADVISORY_BOARD
 
 from . import editorial
 from .conftest import make_person
+from .fakeweb import closed_port
 
 pytestmark = pytest.mark.django_db
 Status = Article.Status
@@ -68,6 +70,55 @@ def test_the_editor_removes_a_reviewer_and_it_is_recorded(cast: Any, client: Any
     assert (
         client.post(f"/desk/articles/{article.slug}/do/unassign/", {"reviewer": cast.reviewer2.pk}).status_code == 403
     )
+
+
+def test_a_removed_reviewer_is_told_by_email_once_the_removal_commits(
+    cast: Any, client: Any, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    settings.SITE_URL = "https://review.example.org"
+    article = editorial.submitted(cast)
+    workflow.assign_reviewers(article, by=cast.editor, reviewers=[cast.reviewer, cast.reviewer2])
+    client.force_login(cast.editor)
+    url = f"/desk/articles/{article.slug}/do/unassign/"
+    with django_capture_on_commit_callbacks() as after_commit:
+        assert client.post(url, {"reviewer": cast.reviewer.pk}).status_code == 302
+    assert mail.outbox == []  # nothing leaves before the removal is committed
+    for callback in after_commit:
+        callback()
+    [message] = mail.outbox
+    assert message.to == [cast.reviewer.email]
+    assert message.subject == f"[contentreview] You are no longer asked to review: {article.title}"
+    assert cast.editor.profile.signature in message.body and f"“{article.title}”" in message.body
+    assert "https://review.example.org/desk/queue/" in message.body
+
+    # Nothing changed, nothing sent: removing them again, or someone who already decided, is refused.
+    settings.APPROVALS_REQUIRED = 2  # reviewer2's approval leaves the round open
+    mail.outbox.clear()
+    workflow.start_review(article, by=cast.reviewer2)
+    article = editorial.refreshed(article)
+    workflow.approve(article, by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"reviewer": cast.reviewer.pk}).status_code == 409
+        assert client.post(url, {"reviewer": cast.reviewer2.pk}).status_code == 409
+    assert not [m for m in mail.outbox if "no longer" in m.subject]
+    assert editorial.refreshed(article).status == Status.UNDER_REVIEW
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_failure_does_not_turn_a_committed_removal_into_an_error(
+    cast: Any, client: Any, settings: Any, caplog: Any
+) -> None:
+    article = editorial.submitted(cast)
+    workflow.assign_reviewers(article, by=cast.editor, reviewers=[cast.reviewer, cast.reviewer2])
+    # Then the mail server goes down: a real SMTP backend at a closed port.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
+    client.force_login(cast.editor)
+    response = client.post(f"/desk/articles/{article.slug}/do/unassign/", {"reviewer": cast.reviewer.pk}, follow=True)
+    assert response.status_code == 200 and "Reviewer removed." in response.content.decode()
+    assert not ReviewAssignment.objects.filter(reviewer=cast.reviewer).exists()
+    assert WorkflowEvent.objects.filter(article=article, action=Action.UNASSIGN).count() == 1
+    assert "notification unassigned failed" in caplog.text
 
 
 def test_a_reviewer_who_decided_stays_on_record(cast: Any, settings: Any) -> None:

@@ -11,6 +11,7 @@ from celery.contrib.testing.worker import start_worker
 from django.contrib.auth.models import Group, User
 
 from articles.roles import ADVISORY_BOARD, WRITERS
+from articles.views.reader import _published_version
 from contentreview.celery import app as celery_app
 
 pytest_plugins = ["tests.browser"]
@@ -63,6 +64,13 @@ def own_page_cache(settings: Any) -> None:
     # Each test gets its own page-cache namespace: the database rolls back between tests, Redis does not.
     pages = {**settings.CACHES["pages"], "KEY_PREFIX": f"test-pages-{uuid.uuid4().hex}"}
     settings.CACHES = {**settings.CACHES, "pages": pages}
+
+
+@pytest.fixture(autouse=True)
+def fresh_published_versions() -> None:
+    # Each process keeps the publication versions it served; a rolled-back database hands the same ids
+    # (and, under a frozen clock, the same approval times) to the next test's publications.
+    _published_version.cache_clear()
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ from django.test import Client
 from django.utils import timezone
 
 from articles import page_cache, workflow
-from articles.models import Article, PublishedVariant, SitePage
+from articles.models import Article, SitePage
 
-from . import editorial
+from . import editorial, watch_checkers
+from .test_citation_watch import RETRACTED_DOI, citing, reference, retract, sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -65,18 +66,20 @@ def test_a_new_approval_shows_on_the_very_next_request(
     assert editorial.refreshed(article).public_changed_at is not None
 
 
-def test_a_reader_notice_appears_on_the_next_request(client: Any, article: Article) -> None:
-    """What the citation watch does when a cited source is retracted: change what readers see, then say so."""
-    client.get(url(article))
-    variant = PublishedVariant.objects.get(publication=article.live_publication, audience="patient")
-    variant.body_html += '<p class="reader-notice">A cited study has been retracted.</p>'
-    variant.save()
-    # Until the change is announced the stored page is served (this is what the call is for)...
-    assert "has been retracted" not in client.get(url(article)).content.decode()
-    page_cache.public_pages_changed(article.pk)
-    # ...and from the next request on, the notice is there, in every process sharing the cache.
-    assert "has been retracted" in client.get(url(article)).content.decode()
-    assert "has been retracted" in Client().get(url(article)).content.decode()
+def test_a_reader_notice_appears_on_the_next_request(
+    client: Any, cast: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The citation watch finds a cited source retracted: the stored page goes, in every process."""
+    settings.CITATION_CHECKERS = ["tests.watch_checkers.ScriptedDoiChecker"]
+    watch_checkers.FINDINGS.clear()
+    reference("bad", RETRACTED_DOI)
+    live = editorial.approved(cast, text=citing("bad"))
+    assert "was retracted" not in client.get(url(live)).content.decode()  # now stored
+    retract()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()
+    assert "A source cited here was retracted" in client.get(url(live)).content.decode()
+    assert "A source cited here was retracted" in Client().get(url(live)).content.decode()
 
 
 def test_one_articles_change_leaves_other_articles_stored(
@@ -88,7 +91,8 @@ def test_one_articles_change_leaves_other_articles_stored(
     page_cache.public_pages_changed(other.pk)
     with django_assert_num_queries(0):
         client.get(url(article))
-    with django_assert_num_queries(3):  # the article with its publication, the versions, related articles
+    # The article with its publication, and related articles; this process prepared its version already.
+    with django_assert_num_queries(2):
         client.get(url(other))
 
 
@@ -229,7 +233,7 @@ def test_the_page_cache_can_be_turned_off(
 ) -> None:
     settings.PAGE_CACHE_ENABLED = False
     client.get(url(article))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):  # the article with its publication, related articles
         response = client.get(url(article))
     assert response.status_code == 200 and response["ETag"]
 

@@ -14,8 +14,6 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import TextField
-from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,7 +23,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import watch
-from ..models import Article, Audience, Publication, Reference, SitePage
+from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
 from ..rendering import (
     ReferenceLookup,
@@ -175,32 +173,59 @@ def _pick(versions: dict[str, Any], audience: str) -> Any:
 
 def _published_context(article: Article, audience: str) -> dict[str, Any]:
     publication = live_publication(article)
-    # Only the version shown, without its search text: a long article's other version is as large again.
-    # Its references come as the stored JSON text: the JSON-LD citations are derived from that text once
-    # per process (_citations_json), not decoded and re-encoded on every request.
-    variants = publication.variants.defer("body_text", "references").annotate(
-        references_json=Cast("references", output_field=TextField())
-    )
-    shown = variants.filter(audience=audience).first() or variants.first()
-    if shown is None:
-        raise Http404("Empty publication")
-    references_json: str = shown.references_json  # type: ignore[attr-defined]  # annotate() above; `or` drops it
+    version = _published_version(publication.pk, publication.approved_at, audience)
     notices = watch.reader_notices(article)
-    beside = watch.published_reference_numbers(json.loads(references_json), notices) if notices else {}
-    body_html, sections = anchor_sections(_stored_html(shown.body_html))
+    beside = watch.published_reference_numbers(version.references, notices) if notices else {}
     return {
         "publication": publication,
-        "shown": shown,
-        "summary_html": _stored_html(shown.summary_html),
-        "summary_text": shown.summary,
-        "body_html": mark_safe(body_html),  # noqa: S308 - sanitised; only slug ids added
-        "sections": sections,
-        "references_html": _with_source_notices(_stored_html(shown.references_html), beside),
-        "citations_json": _citations_json(references_json),
+        "shown": version.shown,
+        "summary_html": version.summary_html,
+        "summary_text": version.shown.summary,
+        "body_html": version.body_html,
+        "sections": version.sections,
+        "references_html": _with_source_notices(version.references_html, beside),
+        "citations_json": version.citations_json,
         "pending": False,
         "source_notices": notices,
         **trust.article_extras(article, publication),
     }
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """One audience of a publication, ready for its page: the stored HTML passed through the allow-list
+    once more (a row edited outside the app still cannot inject), its sections, its JSON-LD citations."""
+
+    shown: PublishedVariant
+    summary_html: SafeString
+    body_html: SafeString
+    sections: list[Any]
+    references_html: SafeString
+    references: list[dict[str, Any]]
+    citations_json: str
+
+
+# Publications never change after approval, so each process keeps the versions it served last instead of
+# fetching and preparing a long article's ~200 KB again on every uncached request. The approval time is
+# in the key with the id, so even a database reloaded under a running process cannot mix two up.
+@functools.lru_cache(maxsize=32)
+def _published_version(publication_id: int, approved_at: datetime, audience: str) -> PublishedVersion:
+    # Only the version shown, without its search text: a long article's other version is as large again.
+    variants = PublishedVariant.objects.filter(publication_id=publication_id).defer("body_text")
+    shown = variants.filter(audience=audience).first() or variants.first()
+    if shown is None:
+        raise Http404("Empty publication")
+    body_html, sections = anchor_sections(_stored_html(shown.body_html))
+    references_html = _stored_html(shown.references_html)
+    return PublishedVersion(
+        shown=shown,
+        summary_html=_stored_html(shown.summary_html),
+        body_html=mark_safe(body_html),  # noqa: S308 - sanitised; only slug ids added
+        sections=sections,
+        references_html=references_html,
+        references=shown.references,
+        citations_json=_escaped_json([_creative_work(ref) for ref in shown.references]),
+    )
 
 
 def _with_source_notices(references_html: SafeString, beside: dict[int, str]) -> SafeString:
@@ -213,16 +238,7 @@ def _with_source_notices(references_html: SafeString, beside: dict[int, str]) ->
 
 
 def _stored_html(html: str) -> SafeString:
-    """HTML frozen at approval was sanitised then; the database returns a plain string, so it is passed
-    through the allow-list once more (fast, and a row edited outside the app still cannot inject)."""
-    return mark_safe(_sanitised(html))  # noqa: S308 - sanitised by the allow-list
-
-
-@functools.lru_cache(maxsize=32)
-def _sanitised(html: str) -> str:
-    # Keyed by the HTML itself, so it is exactly sanitise(); publications never change, so a long article
-    # read again costs a lookup instead of another pass of the allow-list.
-    return tighten_citations(sanitise(html))
+    return mark_safe(tighten_citations(sanitise(html)))  # noqa: S308 - sanitised by the allow-list
 
 
 def _pending_context(article: Article, audience: str) -> dict[str, Any]:
@@ -315,13 +331,6 @@ def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
         site = urlsplit(canonical)._replace(path="", query="", fragment="").geturl()
         data.update(_review_fields(context, site))
     return data
-
-
-@functools.lru_cache(maxsize=32)
-def _citations_json(references_json: str) -> str:
-    # Keyed by a publication's stored references (frozen at approval), so it is exactly _citations(): a
-    # long reference list read again costs a lookup instead of decoding, rebuilding and encoding ~200 works.
-    return _citations(references_json)
 
 
 def _citations(references_json: str) -> str:

@@ -82,6 +82,15 @@ def requeue_owed_work() -> dict[str, int]:
 
 
 @shared_task
+def send_reader_reply(feedback_id: int) -> bool:
+    """A reply email the mail server did not take at first, queued by the owed-work sweep. No retries of
+    its own: a failed try is recorded with its next time, and the sweep queues it again then."""
+    from .feedback import send_reply
+
+    return send_reply(feedback_id)
+
+
+@shared_task
 def erase_expired_reader_emails() -> int:
     """Daily: readers' email addresses are kept only FEEDBACK_EMAIL_RETENTION_DAYS after receipt."""
     from .feedback import erase_expired_emails

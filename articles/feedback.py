@@ -223,9 +223,15 @@ def send_reply(item_id: int) -> bool:
     except Exception as exc:  # any failure means the same: not sent, try again later
         _record_failed_try(item, exc)
         return False
-    sent = {"replied_at": timezone.now(), "reply_due_at": None, "reply_sending_until": None, "reply_error": ""}
-    ReaderFeedback.objects.filter(pk=item.pk).update(**sent)
+    _mark_sent(item.pk)
     return True
+
+
+def _mark_sent(item_id: int) -> None:
+    # The email has gone: this write must outlast a busy database, or the reply would be sent again once
+    # the claim lapsed.
+    sent = {"replied_at": timezone.now(), "reply_due_at": None, "reply_sending_until": None, "reply_error": ""}
+    tasks.while_locked(lambda: ReaderFeedback.objects.filter(pk=item_id).update(**sent))
 
 
 def _claim_reply(item_id: int) -> bool:
@@ -241,9 +247,9 @@ def _record_failed_try(item: ReaderFeedback, exc: Exception) -> None:
     pause = min(settings.FEEDBACK_REPLY_RETRY_SECONDS * 2 ** (tries - 1), settings.FEEDBACK_REPLY_RETRY_MAX_SECONDS)
     reason = f"{type(exc).__name__}: {exc}"[:300]
     logger.warning("reply to reader feedback %s not sent (try %s), again in %s s: %s", item.pk, tries, pause, reason)
-    ReaderFeedback.objects.filter(pk=item.pk, replied_at__isnull=True).update(
-        reply_due_at=timezone.now() + timedelta(seconds=pause), reply_sending_until=None, reply_error=reason
-    )
+    next_try = timezone.now() + timedelta(seconds=pause)
+    failed = {"reply_due_at": next_try, "reply_sending_until": None, "reply_error": reason}
+    tasks.while_locked(lambda: ReaderFeedback.objects.filter(pk=item.pk, replied_at__isnull=True).update(**failed))
 
 
 def owed_replies(now: datetime) -> QuerySet[ReaderFeedback]:

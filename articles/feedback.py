@@ -19,10 +19,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from . import notifications, roles
+from . import jobs, notifications, roles, tasks
 from .models import Article, ReaderFeedback
 from .reminders import reviewers_of_record
 
@@ -139,9 +140,18 @@ def _decide(item: ReaderFeedback, *, by: Any, status: str, **fields: Any) -> Rea
         status=status, decided_by=by, decided_at=now, **fields
     )
     if done != 1:
-        raise AlreadyHandled("Someone already handled this message; reload the page.")
+        raise AlreadyHandled(_already_handled(item.pk))
     item.refresh_from_db()
     return item
+
+
+def _already_handled(item_id: int) -> str:
+    current = ReaderFeedback.objects.select_related("decided_by__profile").get(pk=item_id)
+    who = current.decided_by.profile.signature if current.decided_by else "someone else"
+    return (
+        f"This message was already {current.get_status_display().lower()} by {who}: your decision was not "
+        "recorded and nothing was emailed."
+    )
 
 
 def accept(item: ReaderFeedback, *, by: Any, linked_article: Article | None = None) -> ReaderFeedback:
@@ -162,34 +172,131 @@ def mark_spam(item: ReaderFeedback, *, by: Any) -> ReaderFeedback:
 
 
 def answer(item: ReaderFeedback, *, by: Any, reply: str) -> ReaderFeedback:
-    """Records the reply and, if the reader left an address, emails it once after commit."""
+    """Records the reply and, if the reader left an address, emails it once: tried right after commit,
+    and while the mail server does not take it, again by beat's owed-work sweep until it does.
+    The item returned says whether the email has gone (`replied_at`)."""
     reply = reply.strip()
     if not reply:
         raise FeedbackError("Write the reply.")
     if len(reply) > MAX_REPLY_LENGTH:
         raise FeedbackError(f"Keep the reply under {MAX_REPLY_LENGTH} characters.")
     with transaction.atomic():
-        item = _decide(item, by=by, status=Status.ANSWERED, reply=reply)
+        # Owed from the start: if the process dies before the first try, the sweep still sends it.
+        item = _decide(item, by=by, status=Status.ANSWERED, reply=reply, reply_due_at=_first_try_due(item))
         if item.email:
-            transaction.on_commit(lambda: _send_reply(item.pk))
+            transaction.on_commit(lambda: _send_reply_safely(item.pk))
+    item.refresh_from_db()  # after commit, so it shows the outcome of the first try
     return item
 
 
-def _send_reply(item_id: int) -> None:
-    # Only the moderator whose conditional write won reaches this, and replied_at is set only once the
-    # backend accepted the message, so the page never claims an email that was not sent.
+def _first_try_due(item: ReaderFeedback) -> datetime | None:
+    # Far enough ahead that the sweep leaves the first try, made in the request, to finish.
+    return timezone.now() + REPLY_SENDING_LEASE if item.email else None
+
+
+def _send_reply_safely(item_id: int) -> None:
+    # The answer is already committed: whatever goes wrong sending, the page must not become an error.
+    try:
+        send_reply(item_id)
+    except Exception:
+        logger.exception("reply to reader feedback %s: first try failed; the owed-work sweep retries it", item_id)
+
+
+# Longer than one try can take (EMAIL_TIMEOUT per connection): a sender that died mid-try holds the reply
+# this long, then the sweep takes it up again.
+REPLY_SENDING_LEASE = timedelta(minutes=10)
+OWED_REPLIES_PER_SWEEP = 100
+
+
+def send_reply(item_id: int) -> bool:
+    """Sends the reply email if it is still owed; True if this call sent it.
+
+    The claim is a conditional write: of two senders at once (the request's first try and a queued
+    retry, or a task delivered twice) only one finds the reply unsent and unclaimed; the other stops.
+    A reply once sent (`replied_at`) is never sent again. A failed try is recorded with its reason and
+    due again after a pause that doubles with each try."""
+    if not _claim_reply(item_id):
+        return False
     item = ReaderFeedback.objects.select_related("article").get(pk=item_id)
     try:
-        send_mail(
-            f"Your question about “{item.article.title}”",
-            reply_body(item),
-            settings.DEFAULT_FROM_EMAIL,
-            [item.email],
-        )
-    except Exception:
-        logger.exception("reply to reader feedback %s could not be sent", item_id)
-        return
-    ReaderFeedback.objects.filter(pk=item_id, replied_at__isnull=True).update(replied_at=timezone.now())
+        send_mail(_reply_subject(item), reply_body(item), settings.DEFAULT_FROM_EMAIL, [item.email])
+    except Exception as exc:  # any failure means the same: not sent, try again later
+        _record_failed_try(item, exc)
+        return False
+    _mark_sent(item.pk)
+    return True
+
+
+def _mark_sent(item_id: int) -> None:
+    # The email has gone: this write must outlast a busy database, or the reply would be sent again once
+    # the claim lapsed.
+    sent = {"replied_at": timezone.now(), "reply_due_at": None, "reply_sending_until": None, "reply_error": ""}
+    tasks.while_locked(lambda: ReaderFeedback.objects.filter(pk=item_id).update(**sent))
+
+
+def _claim_reply(item_id: int) -> bool:
+    now = timezone.now()
+    unclaimed = Q(reply_sending_until__isnull=True) | Q(reply_sending_until__lt=now)
+    owed = ReaderFeedback.objects.filter(unclaimed, pk=item_id, status=Status.ANSWERED, replied_at__isnull=True)
+    claim = {"reply_sending_until": now + REPLY_SENDING_LEASE, "reply_attempts": F("reply_attempts") + 1}
+    return owed.exclude(email="").update(**claim) == 1
+
+
+def _record_failed_try(item: ReaderFeedback, exc: Exception) -> None:
+    tries = item.reply_attempts  # counted by the claim
+    pause = min(settings.FEEDBACK_REPLY_RETRY_SECONDS * 2 ** (tries - 1), settings.FEEDBACK_REPLY_RETRY_MAX_SECONDS)
+    reason = f"{type(exc).__name__}: {exc}"[:300]
+    logger.warning("reply to reader feedback %s not sent (try %s), again in %s s: %s", item.pk, tries, pause, reason)
+    next_try = timezone.now() + timedelta(seconds=pause)
+    failed = {"reply_due_at": next_try, "reply_sending_until": None, "reply_error": reason}
+    tasks.while_locked(lambda: ReaderFeedback.objects.filter(pk=item.pk, replied_at__isnull=True).update(**failed))
+
+
+def owed_replies(now: datetime) -> QuerySet[ReaderFeedback]:
+    """Answered, with an address, not yet emailed, and due for another try."""
+    return ReaderFeedback.objects.filter(
+        status=Status.ANSWERED, replied_at__isnull=True, reply_due_at__lte=now
+    ).exclude(email="")
+
+
+@jobs.owed_work("reader-replies")
+def queue_owed_replies(now: datetime) -> int:
+    """Queues a send of each reply email due again (the mail server refused it, or nobody tried)."""
+    queued = 0
+    for item_id in owed_replies(now).order_by("reply_due_at").values_list("pk", flat=True)[:OWED_REPLIES_PER_SWEEP]:
+        # Pushed ahead before queueing so the next beat does not queue it again while this one waits;
+        # put back if the queue refuses it, so the next beat tries again.
+        ReaderFeedback.objects.filter(pk=item_id).update(reply_due_at=now + REPLY_SENDING_LEASE)
+        if not jobs.enqueue(tasks.send_reader_reply, item_id, owed="a reply email to a reader"):
+            ReaderFeedback.objects.filter(pk=item_id).update(reply_due_at=now)
+            break
+        queued += 1
+    return queued
+
+
+def reply_status(item: ReaderFeedback) -> str:
+    """Where the reply email stands, in one sentence for the person who answered."""
+    if item.replied_at is not None:
+        return f"The reply was emailed to the reader on {_when(item.replied_at)}."
+    if item.email_erased_at is not None:
+        return "The reply was not emailed: the reader's address was erased before it could be sent."
+    if not item.email:
+        return "The reply is recorded only: the reader left no address."
+    if not item.reply_error:
+        return "The email to the reader has not gone yet; it is being sent."
+    next_try = f", next around {_when(item.reply_due_at)}" if item.reply_due_at else ""
+    return (
+        f"The email to the reader has not gone yet: the mail server did not take it ({item.reply_error}). "
+        f"It is tried again automatically until it goes{next_try}; tries so far: {item.reply_attempts}."
+    )
+
+
+def _when(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "j M Y, H:i")
+
+
+def _reply_subject(item: ReaderFeedback) -> str:
+    return f"Your question about “{item.article.title}”"
 
 
 def reply_body(item: ReaderFeedback) -> str:

@@ -156,8 +156,15 @@ RENDERER_CLASSES = {
     "div": {"footnote"},
 }  # fmt: skip
 # The only ids that survive: citation markers and their targets, footnotes (both renderers' forms).
-# The optional lowercase prefix leaves room for per-audience anchors ("patient-cite-1-1").
-RENDERER_ID_RE = re.compile(r"(?:[a-z]{1,16}-)?(?:cite-\d+-\d+|ref-\d+|fn:?\d+(?::\d+)?|fnref\d*:?\d+(?::\d+)?)")
+# Pages showing both versions give each its own anchors: citations as "patient-cite-1-1", footnotes in
+# markdown-it's document-id form "fn-patient-1" / "fnref-patient-1:1"; single-version pages and
+# publications frozen earlier carry the unprefixed forms ("fn1", and the earlier renderer's "fn:1").
+_ID_PREFIX = r"[a-z]{1,16}"
+RENDERER_ID_RE = re.compile(
+    rf"(?:{_ID_PREFIX}-)?(?:cite-\d+-\d+|ref-\d+)"
+    r"|fn:?\d+(?::\d+)?|fnref\d*:?\d+(?::\d+)?"
+    rf"|fn(?:ref)?-{_ID_PREFIX}-\d+(?::\d+)?"
+)
 # Cell alignment from Markdown tables is the one style the renderer writes.
 _ALIGN_STYLE_RE = re.compile(r"text-align:(left|right|center)")
 
@@ -228,7 +235,15 @@ def _convert(body: str, numbering: _Numbering) -> str:
     tokens = _MARKDOWN.parse(_tag_lines(body), {})
     for marker in _citation_tokens(tokens):
         numbering.record(marker)
-    return _TAG_RE.sub("", _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
+    return _TAG_RE.sub("", _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, _render_env(numbering.id_prefix)))
+
+
+def _render_env(id_prefix: str) -> dict[str, Any]:
+    """The footnote plugin's document id ("patient" gives "fn-patient-1"), so footnotes keep to their own
+    version on a page showing both, as citations do; without a prefix footnotes keep their plain ids
+    ("fn1"), the ones reader pages have always had."""
+    doc_id = id_prefix.rstrip("-")
+    return {"docId": doc_id} if doc_id else {}
 
 
 def _convert_summary(summary: str, numbering: _Numbering) -> str:

@@ -49,20 +49,21 @@ def fetch_reference_metadata(self, reference_ids: list[int]) -> None:  # type: i
     from .references import fill_metadata, mark_metadata_failed, mark_unreachable
 
     try:
-        _while_locked(lambda: fill_metadata(reference_ids))
+        while_locked(lambda: fill_metadata(reference_ids))
     except ServiceUnreachable as exc:
         if self.request.retries >= self.max_retries:
             message = f"The service could not be reached in {self.max_retries + 1} attempts ({exc})."
-            _while_locked(lambda: mark_metadata_failed(reference_ids, message))
+            while_locked(lambda: mark_metadata_failed(reference_ids, message))
             return
         countdown = settings.METADATA_RETRY_SECONDS * 2**self.request.retries
         retry_at = timezone.now() + timedelta(seconds=countdown)
         error = str(exc)
-        _while_locked(lambda: mark_unreachable(reference_ids, error, retry_at=retry_at))
+        while_locked(lambda: mark_unreachable(reference_ids, error, retry_at=retry_at))
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
-def _while_locked(work: Callable[[], None]) -> None:
+def while_locked(work: Callable[[], Any]) -> None:
+    """Runs a database write, again after a short pause while SQLite says the table is locked."""
     for attempt in range(LOCKED_ATTEMPTS):
         try:
             work()
@@ -79,6 +80,16 @@ def requeue_owed_work() -> dict[str, int]:
     from .jobs import requeue_owed_work as sweep
 
     return sweep(timezone.now())
+
+
+# A mail server refusing is not retried here: the try is recorded with its next time, and the sweep
+# queues it again then. The database refusing (SQLite busy, PostgreSQL restarting) is, after 1, 2, 4 s.
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def send_reader_reply(feedback_id: int) -> bool:
+    """A reply email to a reader that the mail server did not take at first, queued by the owed-work sweep."""
+    from .feedback import send_reply
+
+    return send_reply(feedback_id)
 
 
 @shared_task

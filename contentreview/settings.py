@@ -241,6 +241,9 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "contentreview <editorial@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Some mail is sent while a person waits for the page (a reply to a reader): a mail server that takes
+# the connection but never answers must not hold the request (Django's default is to wait for ever).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
 
 # --- Security -----------------------------------------------------------------------------------
 # Secure by default whenever DEBUG is off; each can still be turned off explicitly (e.g. behind a
@@ -348,6 +351,10 @@ if PATIENT_GRADE_MEASURE not in {"smog", "flesch_kincaid"}:
 FEEDBACK_RATE_LIMIT = env_int("FEEDBACK_RATE_LIMIT", 5)
 FEEDBACK_RATE_WINDOW_SECONDS = env_int("FEEDBACK_RATE_WINDOW_SECONDS", 3600)
 FEEDBACK_EMAIL_RETENTION_DAYS = env_int("FEEDBACK_EMAIL_RETENTION_DAYS", 90)
+# A reply email the mail server did not take is tried again by beat's owed-work sweep after this many
+# seconds, doubling with each failed try up to FEEDBACK_REPLY_RETRY_MAX_SECONDS, until it goes out.
+FEEDBACK_REPLY_RETRY_SECONDS = env_int("FEEDBACK_REPLY_RETRY_SECONDS", 60)
+FEEDBACK_REPLY_RETRY_MAX_SECONDS = env_int("FEEDBACK_REPLY_RETRY_MAX_SECONDS", 3600)
 # Drug and disease names masked before measuring; empty means the list shipped in articles/.
 READABILITY_MASKED_TERMS_FILE = env_str("READABILITY_MASKED_TERMS_FILE", "")
 

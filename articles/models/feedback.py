@@ -56,6 +56,16 @@ class ReaderFeedback(models.Model):
     )
     reply = models.TextField(blank=True)
     replied_at = models.DateTimeField(null=True, blank=True, help_text="When the reply email was sent.")
+    # The reply email while it is owed (a mail server down when it was answered): beat's owed-work sweep
+    # sends it at reply_due_at (empty once sent, or with no address to send to). A sender first claims it
+    # until reply_sending_until, so of two senders at once one sends; a claim left by a sender that died
+    # lapses then.
+    reply_due_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When the owed reply email is tried next."
+    )
+    reply_sending_until = models.DateTimeField(null=True, blank=True, help_text="A try to send is under way.")
+    reply_attempts = models.PositiveIntegerField(default=0, help_text="How often sending the reply was tried.")
+    reply_error = models.CharField(max_length=300, blank=True, help_text="Why the last try to send failed.")
 
     class Meta:
         ordering = ["-received_at", "-pk"]

@@ -67,6 +67,8 @@ def _page(request: HttpRequest, item: ReaderFeedback, *, status: int = 200, **fo
         "answer_form": forms.get("answer_form") or AnswerForm(),
         "decline_form": forms.get("decline_form") or DeclineForm(),
         "refusal": forms.get("refusal", ""),
+        "unsent_reply": forms.get("unsent_reply", ""),
+        "reply_status": feedback.reply_status(item) if item.reply else "",
     }
     return render(request, "articles/desk/feedback_item.html", context, status=status)
 
@@ -112,10 +114,24 @@ def decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if form is not None and not form.is_valid():
         return _page(request, item, status=400, **{key: form})
     try:
-        call(request, item, form)
+        decided = call(request, item, form)
     except feedback.AlreadyHandled as refusal:
-        return _page(request, item, status=409, refusal=str(refusal))
+        # The other tab's decision stands; a reply typed here is shown back so it is not lost.
+        unsent = form.cleaned_data.get("reply", "") if form is not None else ""
+        item.refresh_from_db()
+        return _page(request, item, status=409, refusal=str(refusal), unsent_reply=unsent)
     except feedback.FeedbackError as refusal:
         return _page(request, item, status=400, refusal=str(refusal), **({key: form} if form else {}))
-    messages.success(request, success)
+    if action == "answer":
+        _tell_whether_emailed(request, decided)
+    else:
+        messages.success(request, success)
     return redirect("desk:feedback_item", pk=item.pk)
+
+
+def _tell_whether_emailed(request: HttpRequest, item: ReaderFeedback) -> None:
+    """Says plainly whether the reply has gone: a mail server that is down must not pass for "sent"."""
+    if item.email and item.replied_at is None:
+        messages.warning(request, f"Answered and saved. {feedback.reply_status(item)}")
+    else:
+        messages.success(request, f"Answered. {feedback.reply_status(item)}")

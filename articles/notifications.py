@@ -39,11 +39,15 @@ def _send(recipients: Iterable[User], subject: str, body: str, *, exclude: Any =
 
 
 def _link(name: str, article: Article) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse(name, kwargs={"slug": article.slug})
+    return _absolute(reverse(name, kwargs={"slug": article.slug}))
 
 
 def _queue_link() -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("desk:queue")
+    return _absolute(reverse("desk:queue"))
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
 
 
 def _actor(event: WorkflowEvent) -> str:
@@ -165,7 +169,7 @@ def reader_feedback_received(item: Any) -> None:
     else:
         subject = f"Reader question: {article.title}"
         what = "A reader asked a follow-up question about"
-    link = settings.SITE_URL.rstrip("/") + reverse("desk:feedback_item", kwargs={"pk": item.pk})
+    link = _absolute(reverse("desk:feedback_item", kwargs={"pk": item.pk}))
     _send(item.handlers.all(), subject, f"{what} “{article.title}”.\n\nRead and handle it: {link}\n")
 
 

@@ -7,7 +7,7 @@ import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +68,15 @@ def broker_at(url: str) -> Iterator[None]:
         reset_pools()
 
 
-def wait_for(condition: Any, timeout: float = 30) -> None:
+def wait_for(condition: Any, timeout: float = 30, *, state: Callable[[], Any] | None = None) -> None:
+    """Polls until `condition()`; on timeout the assertion shows `state()` (the references by default)."""
     deadline = time.monotonic() + timeout
     while True:
         with contextlib.suppress(OperationalError):  # SQLite's shared test database while the worker writes
             if condition():
                 return
-        assert time.monotonic() < deadline, list(Reference.objects.values("key", "metadata_status"))
+        shown = state() if state else list(Reference.objects.values("key", "metadata_status"))
+        assert time.monotonic() < deadline, shown
         time.sleep(0.1)
 
 

@@ -7,17 +7,14 @@ at a small SMTP server on loopback (tests/fakesmtp.py) that keeps what it accept
 
 from __future__ import annotations
 
-import contextlib
-import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -25,7 +22,7 @@ from articles import feedback, jobs
 from articles.models import ReaderFeedback
 from tests.fakesmtp import MailServer, mail_server
 from tests.fakeweb import closed_port
-from tests.test_queue_outage import broker_at
+from tests.test_queue_outage import broker_at, wait_for
 from tests.test_workflow_concurrency import race
 
 from . import editorial
@@ -76,14 +73,8 @@ def replies_sent() -> list[Any]:
     return [m for m in mail.outbox if m.to == ["reader@example.net"]]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OperationalError):  # SQLite's shared test database while the worker writes
-            if condition():
-                return
-        assert time.monotonic() < deadline, list(ReaderFeedback.objects.values("reply_attempts", "replied_at"))
-        time.sleep(0.1)
+def reply_state() -> list[Any]:
+    return list(ReaderFeedback.objects.values("reply_attempts", "replied_at"))
 
 
 # --- While the mail server is down ------------------------------------------------------------------------
@@ -145,14 +136,18 @@ def test_beat_sends_the_owed_reply_once_the_mail_server_is_back(
 
     # Due, and the server still down: the sweep queues it, the worker tries, the pause doubles.
     assert jobs.requeue_owed_work(due_at(item))["reader-replies"] == 1
-    wait_for(lambda: ReaderFeedback.objects.get(pk=item.pk).reply_attempts == 2 and not _claimed(item))
+
+    def tried_twice() -> bool:
+        return ReaderFeedback.objects.get(pk=item.pk).reply_attempts == 2 and not _claimed(item)
+
+    wait_for(tried_twice, state=reply_state)
     assert replies_sent() == []
 
     with mail_server() as server:
         mail_server_at(settings, server.port)
         later = timezone.now() + timedelta(hours=2)
         assert jobs.requeue_owed_work(later)["reader-replies"] == 1
-        wait_for(lambda: ReaderFeedback.objects.get(pk=item.pk).replied_at is not None)
+        wait_for(lambda: ReaderFeedback.objects.get(pk=item.pk).replied_at is not None, state=reply_state)
         [sent] = replies_accepted(server)
         body = sent.get_payload(decode=True).decode()
         assert " ".join(REPLY.split()) in " ".join(body.split()) and "not medical advice" in body

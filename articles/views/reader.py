@@ -224,7 +224,7 @@ def _published_version(publication_id: int, approved_at: datetime, audience: str
         sections=sections,
         references_html=references_html,
         references=shown.references,
-        citations_json=_escaped_json([_creative_work(ref) for ref in shown.references]),
+        citations_json=_citations(shown.references),
     )
 
 
@@ -257,7 +257,7 @@ def _pending_context(article: Article, audience: str) -> dict[str, Any]:
         "body_html": mark_safe(body_html),  # noqa: S308 - sanitised by the renderer; only slug ids added
         "sections": sections,
         "references_html": rendered.references_html,
-        "citations_json": _citations(_escaped_json([_reference_fields(ref) for ref in rendered.cited])),
+        "citations_json": _citations([_reference_fields(ref) for ref in rendered.cited]),
         "pending": True,
     }
 
@@ -333,10 +333,9 @@ def _structured_data(context: dict[str, Any], canonical: str) -> dict[str, Any]:
     return data
 
 
-def _citations(references_json: str) -> str:
+def _citations(references: list[dict[str, Any]]) -> str:
     """The JSON-LD "citation" list for references in the shape publications store, escaped for <script>."""
-    works = [_creative_work(ref) for ref in json.loads(references_json)]
-    return _escaped_json(works)
+    return _escaped_json([_creative_work(ref) for ref in references])
 
 
 def _escaped_json(data: Any) -> str:

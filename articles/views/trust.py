@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -39,23 +40,25 @@ def review_dates(article: Article, publication: Publication) -> dict[str, Any]:
 
 
 def related_articles(article: Article, publication: Publication) -> list[dict[str, Any]]:
-    """Other published articles on the same topic, most recently reviewed first (one query).
-
-    Only the five values listed, not whole rows: every uncached article page asks this."""
-    rows = (
+    """Other published articles on the same topic, most recently reviewed first (one query)."""
+    articles = (
         Article.objects.published()
         .filter(live_publication__topic__iexact=publication.topic)
         .exclude(pk=article.pk)
         .order_by("-live_publication__approved_at", "pk")
-        .values_list(
-            "slug",
-            "live_publication__title",
-            "live_publication__kind",
-            "live_publication__topic",
-            "live_publication__approved_at",
-        )[:RELATED_ARTICLES]
     )
+    return _listings(articles, limit=RELATED_ARTICLES)
+
+
+_LISTING_FIELDS = ("slug", "live_publication__title", "live_publication__kind", "live_publication__topic",
+                   "live_publication__approved_at")  # fmt: skip
+
+
+def _listings(articles: QuerySet[Article], *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Published articles as lists show them. Only the five values shown, not whole rows: every uncached
+    article page lists its related articles."""
     kinds = dict(Article.Kind.choices)
+    rows = articles.values_list(*_LISTING_FIELDS)[:limit]
     return [
         {
             "url": reverse("articles:detail", kwargs={"slug": slug}),
@@ -66,19 +69,6 @@ def related_articles(article: Article, publication: Publication) -> list[dict[st
         }
         for slug, title, kind, topic, approved_at in rows
     ]
-
-
-def _listing(article: Article) -> dict[str, Any]:
-    publication = article.live_publication
-    if publication is None:  # withdrawn between the query and now: not listed
-        raise Http404("Not published")
-    return {
-        "url": article.get_absolute_url(),
-        "title": publication.title,
-        "kind": publication.get_kind_display(),
-        "topic": publication.topic,
-        "approved_at": publication.approved_at,
-    }
 
 
 def people_with_links(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -198,8 +188,8 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
     profile = get_object_or_404(Profile.objects.select_related("user").prefetch_related("user__groups"), pk=pk)
     user = profile.user
     published = Article.objects.published().order_by("-live_publication__approved_at")
-    written = [_listing(a) for a in published.filter(live_publication__written_by=user)]
-    reviewed = [_listing(a) for a in published.filter(live_publication__reviewed_by=user)]
+    written = _listings(published.filter(live_publication__written_by=user))
+    reviewed = _listings(published.filter(live_publication__reviewed_by=user))
     board = _is_board(user)
     if not (user.is_active and (board or written or reviewed)):
         raise Http404("No public profile")

@@ -293,19 +293,25 @@ def batches_done(run: str) -> int:
 
 
 def batch_finished(batch: Batch) -> bool:
-    """Counts the batch done (once, even when a redelivered task finishes it again); True when it was the
-    run's last, and then announces the run's new alerts."""
-    if not cache.add(f"citation-sweep:{batch.run}:batch:{batch.number}", 1, timeout=PROGRESS_TIMEOUT):
-        return False
-    try:
-        done = cache.incr(f"citation-sweep:{batch.run}:done")
-    except ValueError:
-        done = 1
-        cache.set(f"citation-sweep:{batch.run}:done", done, timeout=PROGRESS_TIMEOUT)
-    if done < int(cache.get(f"citation-sweep:{batch.run}:batches") or 0):
+    """Counts the batch done (once, even when a redelivered task finishes it again). Once every batch of the
+    run is done, announces the run's new alerts and marks the run finished; True when it did. A redelivered
+    last batch announces again, so an announcement the database refused the first time is not lost (two
+    workers announcing at once never both send: see announce_alerts)."""
+    if cache.add(f"citation-sweep:{batch.run}:batch:{batch.number}", 1, timeout=PROGRESS_TIMEOUT):
+        try:
+            cache.incr(f"citation-sweep:{batch.run}:done")
+        except ValueError:
+            cache.set(f"citation-sweep:{batch.run}:done", 1, timeout=PROGRESS_TIMEOUT)
+    if batches_done(batch.run) < int(cache.get(f"citation-sweep:{batch.run}:batches") or 0):
         return False
     announce_alerts()
+    cache.set(f"citation-sweep:{batch.run}:announced", 1, timeout=PROGRESS_TIMEOUT)
     return True
+
+
+def run_finished(run: str) -> bool:
+    """Every batch checked and the alerts they opened announced."""
+    return bool(cache.get(f"citation-sweep:{run}:announced"))
 
 
 def announce_alerts(now: datetime | None = None) -> int:
@@ -331,10 +337,11 @@ class SweepProgress:
     batches: int
     done: int
     references: int
+    announced: bool
 
     @property
     def finished(self) -> bool:
-        return self.done >= self.batches
+        return self.done >= self.batches and (self.announced or not self.batches)
 
     @property
     def percent(self) -> int:
@@ -348,11 +355,11 @@ def sweep_progress(run: str | None = None) -> SweepProgress | None:
         if not current or (run and current["run"] != run):
             return None
         done = batches_done(current["run"])
+        announced = run_finished(current["run"])
     except RedisError:
         return None  # progress lives in Redis: with Redis down the Board page still opens, without it
-    return SweepProgress(
-        current["run"], datetime.fromisoformat(current["started_at"]), current["batches"], done, current["references"]
-    )
+    started_at = datetime.fromisoformat(current["started_at"])
+    return SweepProgress(current["run"], started_at, current["batches"], done, current["references"], announced)
 
 
 # --- Standing: what pages show next to a reference ------------------------------------------------------

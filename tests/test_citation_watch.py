@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core import mail
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -104,6 +105,30 @@ def test_a_batch_run_twice_stores_nothing_twice(cast: Any) -> None:
         watch.run_batch(batch)
     assert (ReferenceCheck.objects.count(), CitationAlert.objects.count()) == (rows, alerts) == (2, 1)
     assert len(watch_checkers.BATCHES) == calls  # already stored: the service is not asked again
+
+
+def test_a_redelivered_last_batch_still_announces_and_the_run_finishes_only_then(
+    cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    reference("bad", RETRACTED_DOI)
+    article = new_article(cast, text=citing("bad"))
+    retract()
+    plan = watch.plan_sweep(timezone.now())
+    (batch,) = plan.batches
+    watch.run_batch(batch)
+    # The worker counted the batch and died (or the database refused) before announcing.
+    cache.add(f"citation-sweep:{plan.run}:batch:{batch.number}", 1)
+    cache.incr(f"citation-sweep:{plan.run}:done")
+    progress = watch.sweep_progress(plan.run)
+    assert progress is not None and progress.done == 1 and not progress.finished
+    assert CitationAlert.objects.get(article=article).announced_at is None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert watch.batch_finished(batch)  # the broker redelivers it
+    assert CitationAlert.objects.get(article=article).announced_at is not None
+    assert [m.to for m in mail.outbox] == [[cast.writer.email]]
+    progress = watch.sweep_progress(plan.run)
+    assert progress is not None and progress.done == 1 and progress.finished
 
 
 def test_a_resolved_finding_is_not_reopened_by_later_sweeps(cast: Any) -> None:

@@ -68,7 +68,7 @@ class Command(BaseCommand):
         while time.monotonic() < deadline:
             done = watch.batches_done(plan.run)
             progress.update(bar, completed=done)
-            if done >= len(plan.batches):
+            if done >= len(plan.batches) and (not plan.batches or watch.run_finished(plan.run)):
                 return
             time.sleep(POLL_SECONDS)
         raise CommandError("The workers did not finish in time (is a Celery worker running?).")

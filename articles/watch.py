@@ -15,6 +15,7 @@ Idempotent by construction, because a broker may deliver a task twice and two sw
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections import defaultdict
@@ -494,8 +495,12 @@ def reader_notices(article: Article) -> list[ReaderNotice]:
     return notices
 
 
+@functools.cache
 def has_reader_notice() -> Exists:
-    """For an article query: whether any reader notice is due (so the page asks for details only then)."""
+    """For an article query: whether any reader notice is due (so the page asks for details only then).
+
+    Built once: Django copies an expression as it resolves it into a query, and building this one anew
+    cost every uncached article page more than running it."""
     return Exists(
         CitationAlert.objects.filter(
             article=OuterRef("pk"),

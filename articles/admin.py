@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from reversion.admin import VersionAdmin
 
-from . import editing, page_cache
+from . import editing, page_cache, workflow
 from .models import (
     Article,
     ArticleReference,
@@ -169,3 +169,10 @@ class ReferenceAdmin(admin.ModelAdmin[Reference]):
     list_display = ["key", "kind", "title", "source", "year", "doi", "pmid", "metadata_status"]
     list_filter = ["kind", "metadata_status"]
     search_fields = ["key", "title", "authors", "doi", "pmid"]
+
+    def save_model(self, request: HttpRequest, obj: Reference, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            # As in the library: articles in review citing it get a new version, so no decision loaded before
+            # this change can bind it.
+            workflow.reference_edited(obj, by=request.user)

@@ -4,7 +4,7 @@ draft, approvals reset during review) are decided in `articles.workflow.record_e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reversion
 from django.db import IntegrityError, transaction
@@ -18,6 +18,9 @@ from .rendering import find_all_citations
 # Re-exported: callers build texts through this module.
 from .texts import ArticleText as ArticleText
 from .texts import VariantText as VariantText
+
+if TYPE_CHECKING:
+    from .reference_forms import ReferenceForm
 
 
 class EditNotAllowed(workflow.TransitionNotAllowed):
@@ -225,3 +228,19 @@ def _set_links(article: Article, reference_ids: frozenset[int]) -> None:
     ArticleReference.objects.bulk_create(
         [ArticleReference(article=article, reference_id=pk) for pk in existing], ignore_conflicts=True
     )
+
+
+def save_library_reference(form: ReferenceForm, *, by: Any) -> Reference:
+    """Saves a person's new or changed library entry (the form already valid). A change to an entry cited by
+    an article under review is refused (EditNotAllowed) unless by an editor; an allowed change gives every
+    article in review citing it a new version, so no decision binds details the reviewer never saw."""
+    with transaction.atomic():
+        if not form.instance._state.adding:
+            locked = Reference.objects.select_for_update().get(pk=form.instance.pk)
+            if refusal := workflow.reference_edit_refusal(by, locked):
+                raise EditNotAllowed(refusal)
+        changed = bool(form.changed_data) and not form.instance._state.adding
+        reference = form.save_changes()
+        if changed:
+            workflow.reference_edited(reference, by=by)
+    return reference

@@ -32,12 +32,21 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from . import citing, corrections, notifications, page_cache, publishing, readability, references, roles, versioning
-from .models import Article, Audience, Publication, ReviewAssignment, ReviewComment, ReviewRound, WorkflowEvent
+from .models import (
+    Article,
+    Audience,
+    Publication,
+    Reference,
+    ReviewAssignment,
+    ReviewComment,
+    ReviewRound,
+    WorkflowEvent,
+)
 
 Status = Article.Status
 Action = WorkflowEvent.Action
@@ -181,6 +190,41 @@ def edit_refusal(user: Any, article: Article) -> str:
             "review comments: the reviewer can send it back to you with changes requested."
         )
     return ""
+
+
+def reference_edit_refusal(user: Any, reference: Reference) -> str:
+    """Why this person may not change a library entry now ('' if they may). A cited reference's details are
+    part of what readers see, so while an article citing it is under review they are locked like its text
+    (editors excepted, as for the text: see reference_edited)."""
+    if roles.is_editor(user):
+        return ""
+    in_review = Article.objects.filter(references=reference, status=Status.UNDER_REVIEW).order_by("pk")
+    titles = [f"“{title}”" for title in in_review.values_list("title", flat=True)[:3]]
+    if not titles:
+        return ""
+    return (
+        f"{reference.key} is cited by {', '.join(titles)}, which the Advisory Board is reviewing: its details "
+        "are locked until the decision, like the article's text. If something must change, say so in the "
+        "review comments."
+    )
+
+
+def reference_edited(reference: Reference, *, by: Any) -> list[Article]:
+    """Inside the transaction that saved a changed library entry: every article in review that cites it gets
+    a new content version and revision (holding the entry as changed), so a decision loaded before the
+    change is refused and the reviewer is shown what changed."""
+    in_review = Article.objects.select_for_update().filter(
+        references=reference, status__in=(Status.SUBMITTED, Status.UNDER_REVIEW)
+    )
+    changed = []
+    for article in in_review.order_by("pk"):
+        comment = f"Reference {reference.key} edited in the library"
+        with versioning.article_revision(article, by=by, comment=comment):
+            Article.objects.filter(pk=article.pk).update(content_version=F("content_version") + 1)
+            article.refresh_from_db()
+            record_edit(article, by=by)
+        changed.append(article)
+    return changed
 
 
 # --- Fitness ------------------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ import pytest
 from django.test import Client
 
 from articles import editing, workflow
-from articles.models import Article, Publication, ReviewAssignment, ReviewComment, WorkflowEvent
+from articles.models import Article, Publication, Reference, ReviewAssignment, ReviewComment, WorkflowEvent
 
 from . import editorial
+from . import test_citation_watch as citation_watch
 
 pytestmark = pytest.mark.django_db
 Status = Article.Status
@@ -200,3 +201,70 @@ def test_a_writer_may_still_edit_before_any_reviewer_starts(cast: Any) -> None:
     article = editorial.submitted(cast)
     assert editorial.edit(article, cast.writer, patient_body="Use your preventer every day.\n")
     assert editorial.refreshed(article).status == Status.SUBMITTED
+
+
+# --- A library entry is part of the text under review ----------------------------------------------------
+
+
+def edit_reference(client: Client, reference: Reference, **changes: Any) -> Any:
+    """Posts the library's edit form as a person would: every field as loaded, some changed."""
+    fields = ("key", "kind", "title", "authors", "source", "year", "volume", "pages", "doi", "pmid", "pmcid", "url")
+    data = {name: getattr(reference, name) or "" for name in fields} | changes
+    return client.post(f"/library/{reference.pk}/edit/", data)
+
+
+def test_a_writer_cannot_change_a_reference_an_article_under_review_cites(cast: Any) -> None:
+    cited = citation_watch.reference("asthma-trial")
+    article = editorial.under_review(cast, text=citation_watch.citing("asthma-trial"))
+    response = edit_reference(signed_in(cast.writer), cited, title="A retitled trial nobody reviewed")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "is cited by “" in page and article.title in page and "locked until the decision" in page
+    assert "A retitled trial nobody reviewed" in page  # what was typed is kept
+    assert Reference.objects.get(pk=cited.pk).title == cited.title
+    assert editorial.refreshed(article).content_version == article.content_version
+
+    # Once decided, the library entry is the writer's to correct again; the publication keeps what was approved.
+    workflow.approve(article, by=cast.reviewer, conflict_of_interest="None", **editorial.seen(article))
+    assert edit_reference(signed_in(cast.writer), cited, title="A retitled trial").status_code == 302
+    public = Client().get(f"/articles/{article.slug}/patient/").content.decode()
+    assert cited.title in public and "A retitled trial" not in public
+
+
+def test_an_editor_changing_a_cited_reference_makes_a_loaded_decision_stale(cast: Any) -> None:
+    cited = citation_watch.reference("asthma-trial")
+    article = editorial.under_review(cast, text=citation_watch.citing("asthma-trial"))
+    reviewer = signed_in(cast.reviewer)
+    form = loaded_form(reviewer, article)
+    assert edit_reference(signed_in(cast.editor), cited, title="A corrected trial title").status_code == 302
+
+    response = reviewer.post(f"/desk/articles/{article.slug}/do/approve/", {**form, "conflict": "none"})
+    page = response.content.decode()
+    assert response.status_code == 409 and "The text changed after you loaded the page" in page
+    changes = page.split("What changed since the version you read", 1)[1].split("History", 1)[0]
+    assert "asthma-trial" in changes and "A corrected trial title" in changes  # the reviewer sees the change
+    assert Client().get(f"/articles/{article.slug}/patient/").status_code == 404  # nothing published
+    event = WorkflowEvent.objects.filter(article=article).latest("pk")
+    assert (event.action, event.actor) == (WorkflowEvent.Action.EDIT_DURING_REVIEW, cast.editor)
+
+    # Decided again on what is now shown, the new details are what readers see.
+    response = reviewer.post(
+        f"/desk/articles/{article.slug}/do/approve/", {**loaded_form(reviewer, article), "conflict": "none"}
+    )
+    assert response.status_code == 302
+    assert "A corrected trial title" in Client().get(f"/articles/{article.slug}/patient/").content.decode()
+
+
+def test_an_editor_changing_a_cited_reference_in_the_admin_makes_a_loaded_decision_stale(cast: Any) -> None:
+    cited = citation_watch.reference("asthma-trial")
+    article = editorial.under_review(cast, text=citation_watch.citing("asthma-trial"))
+    seen = editorial.seen(article)
+    cast.editor.is_superuser = True
+    cast.editor.save()
+    change = f"/admin/articles/reference/{cited.pk}/change/"
+    form = signed_in(cast.editor).get(change).context["adminform"].form
+    data = {name: "" if value is None else value for name, value in form.initial.items() if name in form.fields}
+    assert signed_in(cast.editor).post(change, data | {"year": 2019}).status_code == 302
+    with pytest.raises(workflow.TextChanged):
+        workflow.approve(article, by=cast.reviewer, conflict_of_interest="None", **seen)
+    assert editorial.refreshed(article).content_version == seen["seen_version"] + 1

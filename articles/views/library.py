@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import jobs, references, roles, watch
+from .. import editing, jobs, references, roles, watch
 from ..models import Article, Reference
 from ..models.checks import STANDING_CHOICES
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
@@ -97,9 +97,13 @@ def reference_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _edit(request: HttpRequest, reference: Reference) -> HttpResponse:
     form = ReferenceForm(request.POST if request.method == "POST" else None, instance=reference)
     if request.method == "POST" and form.is_valid():
-        saved = form.save_changes()
-        messages.success(request, f"Reference “{saved.key}” saved.")
-        return redirect("library:detail", pk=saved.pk)
+        try:
+            saved = editing.save_library_reference(form, by=request.user)
+        except editing.EditNotAllowed as refusal:
+            form.add_error(None, str(refusal))  # the form comes back with what was typed
+        else:
+            messages.success(request, f"Reference “{saved.key}” saved.")
+            return redirect("library:detail", pk=saved.pk)
     return render(request, "articles/library/form.html", {"form": form, "reference": reference})
 
 

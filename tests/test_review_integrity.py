@@ -216,6 +216,8 @@ def edit_reference(client: Client, reference: Reference, **changes: Any) -> Any:
 def test_a_writer_cannot_change_a_reference_an_article_under_review_cites(cast: Any) -> None:
     cited = citation_watch.reference("asthma-trial")
     article = editorial.under_review(cast, text=citation_watch.citing("asthma-trial"))
+    form_page = signed_in(cast.writer).get(f"/library/{cited.pk}/edit/").content.decode()
+    assert "locked until the decision" in form_page  # said before anything is typed
     response = edit_reference(signed_in(cast.writer), cited, title="A retitled trial nobody reviewed")
     assert response.status_code == 200
     page = response.content.decode()

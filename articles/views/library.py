@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import editing, jobs, references, roles, watch
+from .. import editing, jobs, references, roles, watch, workflow
 from ..models import Article, Reference
 from ..models.checks import STANDING_CHOICES
 from ..reference_forms import IdentifierPasteForm, ReferenceForm
@@ -104,7 +104,9 @@ def _edit(request: HttpRequest, reference: Reference) -> HttpResponse:
         else:
             messages.success(request, f"Reference “{saved.key}” saved.")
             return redirect("library:detail", pk=saved.pk)
-    return render(request, "articles/library/form.html", {"form": form, "reference": reference})
+    # Said before anything is typed, not only when the change is refused.
+    locked = workflow.reference_edit_refusal(request.user, reference) if reference.pk else ""
+    return render(request, "articles/library/form.html", {"form": form, "reference": reference, "locked": locked})
 
 
 @library_keeper_required

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.db import models
 from django.http import HttpRequest
 from reversion.admin import VersionAdmin
 
@@ -169,6 +170,7 @@ class ReferenceAdmin(admin.ModelAdmin[Reference]):
     list_display = ["key", "kind", "title", "source", "year", "doi", "pmid", "metadata_status"]
     list_filter = ["kind", "metadata_status"]
     search_fields = ["key", "title", "authors", "doi", "pmid"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # as the library's own form
 
     def save_model(self, request: HttpRequest, obj: Reference, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -7,11 +7,14 @@ for one that was not found, and neither for one that was retracted.
 from __future__ import annotations
 
 import email.utils
+import functools
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import certifi
 import httpx
 from django.conf import settings
 
@@ -44,6 +47,14 @@ class ServiceUnreachable(ServiceError):
     """No usable answer: connection failed, timed out, or 5xx/429 persisted through the retries."""
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """What httpx builds for verify=True (certificates checked against certifi's bundle), built once per
+    process and shared by every client: building it costs about 40 ms of CPU, which a client made per link
+    checked paid each time (the 10,000-reference sweep spent most of its time there)."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def make_client(base_url: str, *, accept: str, before_each: Callable[[], None] | None = None) -> httpx.Client:
     """A connection-reusing client; `before_each` runs before every attempt (retries too), e.g. a rate limit."""
     timeout = float(settings.OUTSIDE_HTTP_TIMEOUT_SECONDS)
@@ -54,6 +65,7 @@ def make_client(base_url: str, *, accept: str, before_each: Callable[[], None] |
         headers={"User-Agent": USER_AGENT, "Accept": accept},
         follow_redirects=True,
         event_hooks=hooks,
+        verify=tls_context(),
     )
 
 

@@ -175,7 +175,7 @@ class LinkChecker:
         deadline = time.monotonic() + settings.LINK_CHECK_MAX_SECONDS
         current = url
         try:
-            with httpx.Client(trust_env=False, follow_redirects=False) as client:
+            with httpx.Client(trust_env=False, follow_redirects=False, verify=http.tls_context()) as client:
                 for _hop in range(settings.LINK_CHECK_MAX_REDIRECTS + 1):
                     response = self._fetch(client, current, probe, deadline)
                     location = response.headers.get("Location")

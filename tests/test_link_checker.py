@@ -7,6 +7,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 import time_machine
@@ -46,7 +47,12 @@ def test_checking_many_links_builds_no_tls_context_per_link(fakeweb: FakeWeb, mo
     http.tls_context()  # the process's one context, built before counting
     built: list[object] = []
     real = ssl.create_default_context
-    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(a) or real(*a, **k))
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
     verdicts = check(*(fakeweb.add_page(f"/page-{n}") for n in range(30)))
     assert [v.standing for v in verdicts] == [Standing.CLEAN] * 30
     assert built == []

@@ -96,3 +96,18 @@ def test_the_writer_sees_the_request_for_changes_at_the_top(live_server: Any, ca
     expect(page.get_by_role("button", name="Resubmit for review")).to_be_visible()
     page.goto(f"{live_server.url}/desk/articles/{article.slug}/")
     assert screenshot(page, "review-writer-changes-requested").stat().st_size > 0
+
+
+def test_a_writer_is_told_a_cited_reference_is_locked_during_review(live_server: Any, cast: Any, page: Page) -> None:
+    article = article_citing_different_sources(cast)
+    cited = Reference.objects.get(key="nurse2021")
+    login(page, live_server, cast.writer)
+    page.goto(f"{live_server.url}/library/{cited.pk}/edit/")
+    expect(page.get_by_role("status")).to_contain_text(f"cited by “{article.title}”")
+
+    page.get_by_label("Title").fill("Inhaler technique taught by pharmacists")
+    page.get_by_role("button", name="Save reference").click()
+    expect(page.locator(".form-errors")).to_contain_text("locked until the decision")
+    expect(page.get_by_label("Title")).to_have_value("Inhaler technique taught by pharmacists")  # kept
+    screenshot(page, "library-entry-locked-during-review")
+    assert Reference.objects.get(pk=cited.pk).title == "Inhaler technique taught by nurses"

@@ -234,13 +234,13 @@ def save_library_reference(form: ReferenceForm, *, by: Any) -> Reference:
     """Saves a person's new or changed library entry (the form already valid). A change to an entry cited by
     an article under review is refused (EditNotAllowed) unless by an editor; an allowed change gives every
     article in review citing it a new version, so no decision binds details the reviewer never saw."""
+    existing = not form.instance._state.adding
     with transaction.atomic():
-        if not form.instance._state.adding:
+        if existing:
             locked = Reference.objects.select_for_update().get(pk=form.instance.pk)
             if refusal := workflow.reference_edit_refusal(by, locked):
                 raise EditNotAllowed(refusal)
-        changed = bool(form.changed_data) and not form.instance._state.adding
         reference = form.save_changes()
-        if changed:
+        if existing and form.changed_data:
             workflow.reference_edited(reference, by=by)
     return reference

@@ -15,6 +15,7 @@ from django.test import Client
 
 from articles import editing, workflow
 from articles.models import Article, Publication, Reference, ReviewAssignment, ReviewComment, WorkflowEvent
+from articles.reference_forms import ReferenceForm
 
 from . import editorial
 from . import test_citation_watch as citation_watch
@@ -208,8 +209,7 @@ def test_a_writer_may_still_edit_before_any_reviewer_starts(cast: Any) -> None:
 
 def edit_reference(client: Client, reference: Reference, **changes: Any) -> Any:
     """Posts the library's edit form as a person would: every field as loaded, some changed."""
-    fields = ("key", "kind", "title", "authors", "source", "year", "volume", "pages", "doi", "pmid", "pmcid", "url")
-    data = {name: getattr(reference, name) or "" for name in fields} | changes
+    data = {name: getattr(reference, name) or "" for name in ReferenceForm.Meta.fields} | changes
     return client.post(f"/library/{reference.pk}/edit/", data)
 
 

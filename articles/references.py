@@ -342,7 +342,14 @@ class Failure:
 
 
 def _record(reference_id: int, outcome: Metadata | Failure) -> None:
-    """Saves one lookup's outcome: metadata into empty fields, or the error text for the writer."""
+    """Saves one lookup's outcome: metadata into empty fields, or the error text for the writer.
+
+    A database busy with another writer (SQLite says "locked") is waited out here, around the write alone:
+    retried any higher, the whole lookup would run again and ask the service a second time."""
+    tasks.while_locked(lambda: _save_outcome(reference_id, outcome))
+
+
+def _save_outcome(reference_id: int, outcome: Metadata | Failure) -> None:
     for attempt in range(_SAVE_ATTEMPTS):
         try:
             with transaction.atomic():

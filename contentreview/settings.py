@@ -178,6 +178,9 @@ PAGE_CACHE_ENABLED = env_bool("PAGE_CACHE_ENABLED", True)
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 24 * 3600)
 # Anything that changes how pages render without changing templates, app code or static files.
 PAGE_CACHE_RELEASE = env_str("PAGE_CACHE_RELEASE", "")
+# Article pages render their approved text once per process and only their changing parts on each request
+# (articles/framed.py); off, every request renders the whole template. The output is the same either way.
+FRAMED_PAGES = env_bool("FRAMED_PAGES", True)
 # Browsers and CDNs: a short freshness, then revalidation (ETag/Last-Modified, usually a 304).
 PUBLIC_PAGE_MAX_AGE = env_int("PUBLIC_PAGE_MAX_AGE", 60)
 PUBLIC_PAGE_STALE_SECONDS = env_int("PUBLIC_PAGE_STALE_SECONDS", 60)

@@ -10,6 +10,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.contrib.auth.models import Group, User
 
+from articles.framed import frames
 from articles.roles import ADVISORY_BOARD, WRITERS
 from articles.views.reader import _published_version
 from contentreview.celery import app as celery_app
@@ -71,6 +72,7 @@ def fresh_published_versions() -> None:
     # Each process keeps the publication versions it served; a rolled-back database hands the same ids
     # (and, under a frozen clock, the same approval times) to the next test's publications.
     _published_version.cache_clear()
+    frames.clear()  # article pages' frames, keyed by publication id and approval time likewise
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import router
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +23,9 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
-from .. import watch
+from .. import corrections, watch
+from ..compiled import CompiledQuery
+from ..framed import render_framed
 from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
 from ..rendering import (
@@ -140,55 +143,123 @@ def choose_audience(request: HttpRequest, slug: str) -> HttpResponse:
 def article_page(request: HttpRequest, slug: str, audience: str) -> HttpResponse:
     if audience not in Audience.values:
         raise Http404("No such audience")
-    articles = Article.objects.select_related("live_publication").annotate(has_source_notice=watch.has_reader_notice())
-    article = get_object_or_404(articles, slug=slug)
+    article = _reader_article(slug)
     if article.live_publication is not None:
-        context = _published_context(article, audience)
-    elif settings.PUBLISH_PENDING and article.status in PENDING_STATUSES:
-        context = _pending_context(article, audience)
-    else:
+        return _published_page(request, article, audience)
+    if not (settings.PUBLISH_PENDING and article.status in PENDING_STATUSES):
         raise Http404("Not published")
-    shown = context["shown"]
-    canonical = request.build_absolute_uri(reverse("articles:audience", args=[slug, shown.audience]))
-    context.update(
-        article=article,
-        audience=Audience(shown.audience),
-        requested=Audience(audience),
-        audiences=[(a, reverse("articles:detail", kwargs={"slug": slug}) + f"?audience={a.value}") for a in Audience],
-        canonical=canonical,
-        policy_url=reverse("articles:site_page", args=[EDITORIAL_POLICY]),
-        json_ld=_json_ld(_structured_data(context, canonical), context["citations_json"]),
-    )
+    context = _pending_context(article, audience)
+    context.update(_page_context(request, article, context["shown"], audience))
+    context["json_ld"] = _json_ld(_structured_data(context, context["canonical"]), context["citations_json"])
     response = render(request, "articles/detail.html", context)
-    if context["pending"]:
-        # The working copy changes with every edit: never stored, by us or anyone downstream.
-        patch_cache_control(response, no_store=True)
+    # The working copy changes with every edit: never stored, by us or anyone downstream.
+    patch_cache_control(response, no_store=True)
     return response
+
+
+def _page_context(request: HttpRequest, article: Article, shown: Any, requested: str) -> dict[str, Any]:
+    """What every article page shows besides its text: the addresses and the audience switch."""
+    slug = article.slug
+    return {
+        "article": article,
+        "audience": Audience(shown.audience),
+        "requested": Audience(requested),
+        "audiences": [(a, f"{reverse('articles:detail', kwargs={'slug': slug})}?audience={a.value}") for a in Audience],
+        "canonical": request.build_absolute_uri(reverse("articles:audience", args=[slug, shown.audience])),
+        "policy_url": reverse("articles:site_page", args=[EDITORIAL_POLICY]),
+    }
+
+
+def _published_page(request: HttpRequest, article: Article, audience: str) -> HttpResponse:
+    """The approved text as a frame rendered once per process (it never changes after approval), with what
+    can change read and rendered on every request: reader notices, updates, review dates, related
+    articles and the navigation (see articles/framed.py)."""
+    publication = live_publication(article)
+    version = _published_version(publication.pk, publication.approved_at, audience)
+
+    def frozen() -> dict[str, Any]:
+        values = {
+            "publication": publication,
+            "shown": version.shown,
+            "summary_html": version.summary_html,
+            "summary_text": version.shown.summary,
+            "body_html": version.body_html,
+            "sections": version.sections,
+            "pending": False,
+            "authors": trust.people_with_links(publication.authors),
+            "reviewers": trust.people_with_links(publication.reviewers),
+            **trust.review_dates(article, publication),
+            **_page_context(request, article, version.shown, audience),
+        }
+        values["json_ld"] = _json_ld(_structured_data(values, values["canonical"]), version.citations_json)
+        return values
+
+    def live(frozen_values: dict[str, Any]) -> dict[str, Any]:
+        notices = watch.reader_notices(article)
+        beside = watch.published_reference_numbers(version.references, notices) if notices else {}
+        return {
+            "source_notices": notices,
+            "references_html": _with_source_notices(version.references_html, beside),
+            "updates": corrections.update_lines(article),
+            "related": trust.related_articles(article, publication),
+        }
+
+    # What the frame shows besides the publication: its address (an article can be renamed) and the review
+    # dates, which a re-review moves (article.approved_at) and which are costly to format on every request.
+    key = (
+        request.scheme,
+        request.get_host(),
+        article.slug,
+        audience,
+        publication.pk,
+        publication.approved_at,
+        article.approved_at,
+    )
+    return render_framed(request, "articles/detail.html", key=key, frozen=frozen, live=live)
+
+
+# What the article page reads of the article row; any other field stays deferred, and reading it would
+# cost a query. The live publication comes whole with it.
+_PAGE_FIELDS = frozenset(
+    {"id", "slug", "title", "kind", "topic", "status", "approved_at", "live_publication_id", "updates_log"}
+)
+
+
+@functools.cache
+def _page_fields() -> tuple[list[str], list[str]]:
+    """The article's _PAGE_FIELDS and all the publication's fields, in model order as Model.from_db wants."""
+    article_fields = [f.attname for f in Article._meta.concrete_fields if f.attname in _PAGE_FIELDS]
+    return article_fields, [f.attname for f in Publication._meta.concrete_fields]
+
+
+@functools.lru_cache(maxsize=1024)
+def _article_query(alias: str, slug: str) -> CompiledQuery:
+    """The article page's one query for the article: its row, its live publication and whether a reader
+    notice is due (see articles.compiled: compiled once per slug and process, run on every request)."""
+    article_fields, publication_fields = _page_fields()
+    articles = Article.objects.using(alias).filter(slug=slug).annotate(has_source_notice=watch.has_reader_notice())
+    columns = [*article_fields, *(f"live_publication__{name}" for name in publication_fields), "has_source_notice"]
+    return CompiledQuery.of(articles.values_list(*columns))
+
+
+def _reader_article(slug: str) -> Article:
+    alias = router.db_for_read(Article)
+    rows = _article_query(alias, slug).rows()
+    if not rows:
+        raise Http404("No such article")
+    article_fields, publication_fields = _page_fields()
+    row = rows[0]
+    article = Article.from_db(alias, article_fields, row[: len(article_fields)])
+    article.has_source_notice = row[-1]  # type: ignore[attr-defined]
+    if article.live_publication_id is not None:
+        publication_values = row[len(article_fields) : -1]
+        article.live_publication = Publication.from_db(alias, publication_fields, publication_values)
+    return article
 
 
 def _pick(versions: dict[str, Any], audience: str) -> Any:
     # A missing version falls back to the other audience's, with a note on the page.
     return versions.get(audience) or next(iter(versions.values()))
-
-
-def _published_context(article: Article, audience: str) -> dict[str, Any]:
-    publication = live_publication(article)
-    version = _published_version(publication.pk, publication.approved_at, audience)
-    notices = watch.reader_notices(article)
-    beside = watch.published_reference_numbers(version.references, notices) if notices else {}
-    return {
-        "publication": publication,
-        "shown": version.shown,
-        "summary_html": version.summary_html,
-        "summary_text": version.shown.summary,
-        "body_html": version.body_html,
-        "sections": version.sections,
-        "references_html": _with_source_notices(version.references_html, beside),
-        "citations_json": version.citations_json,
-        "pending": False,
-        "source_notices": notices,
-        **trust.article_extras(article, publication),
-    }
 
 
 @dataclass(frozen=True)

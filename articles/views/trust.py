@@ -9,11 +9,14 @@ whoever opens them.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
+from django.db import router
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +24,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from .. import corrections, feedback, workflow
+from ..compiled import CompiledQuery
 from ..feedback_forms import ProblemReportForm, ReaderMessageForm
 from ..models import Article, Audience, Profile, Publication, ReaderFeedback
 from ..page_cache import LISTING, public_page
@@ -40,14 +44,22 @@ def review_dates(article: Article, publication: Publication) -> dict[str, Any]:
 
 
 def related_articles(article: Article, publication: Publication) -> list[dict[str, Any]]:
-    """Other published articles on the same topic, most recently reviewed first (one query)."""
+    """Other published articles on the same topic, most recently reviewed first (one query, compiled once
+    per article and process: every uncached article page asks it)."""
+    query = _related_query(router.db_for_read(Article), publication.topic, article.pk)
+    return _listing_rows(query.rows())
+
+
+@functools.lru_cache(maxsize=1024)
+def _related_query(alias: str, topic: str, article_id: int) -> CompiledQuery:
     articles = (
-        Article.objects.published()
-        .filter(live_publication__topic__iexact=publication.topic)
-        .exclude(pk=article.pk)
+        Article.objects.using(alias)
+        .published()
+        .filter(live_publication__topic__iexact=topic)
+        .exclude(pk=article_id)
         .order_by("-live_publication__approved_at", "pk")
     )
-    return _listings(articles, limit=RELATED_ARTICLES)
+    return CompiledQuery.of(articles.values_list(*_LISTING_FIELDS)[:RELATED_ARTICLES])
 
 
 _LISTING_FIELDS = ("slug", "live_publication__title", "live_publication__kind", "live_publication__topic",
@@ -57,8 +69,11 @@ _LISTING_FIELDS = ("slug", "live_publication__title", "live_publication__kind", 
 def _listings(articles: QuerySet[Article], *, limit: int | None = None) -> list[dict[str, Any]]:
     """Published articles as lists show them. Only the five values shown, not whole rows: every uncached
     article page lists its related articles."""
+    return _listing_rows(articles.values_list(*_LISTING_FIELDS)[:limit])
+
+
+def _listing_rows(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
     kinds = dict(Article.Kind.choices)
-    rows = articles.values_list(*_LISTING_FIELDS)[:limit]
     return [
         {
             "url": reverse("articles:detail", kwargs={"slug": slug}),

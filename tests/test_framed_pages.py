@@ -1,0 +1,126 @@
+"""Article pages rendered as a frame plus live parts (articles/framed.py) read exactly like the whole template
+rendered afresh, through every change a reader can see; and the reader's compiled queries
+(articles/compiled.py) give what their querysets give, then and after the rows change."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.template import engines
+from django.test import Client
+from django.utils import timezone
+
+from articles import corrections, watch, workflow
+from articles.compiled import CompiledQuery
+from articles.framed import _FRAMING, _Framing, frames
+from articles.models import Article
+
+from . import editorial, watch_checkers
+from .test_citation_watch import RETRACTED_DOI, citing, reference, retract, sweep
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def page_cache_off(settings: Any) -> None:
+    # Every request renders: the frame (once) and its live parts (each time).
+    settings.PAGE_CACHE_ENABLED = False
+    settings.CITATION_CHECKERS = ["tests.watch_checkers.ScriptedDoiChecker"]
+    watch_checkers.FINDINGS.clear()
+
+
+def read(client: Client, settings: Any, article: Article, audience: str = "patient") -> str:
+    """The page from its frame, after checking it against the whole template rendered afresh."""
+    path = f"/articles/{article.slug}/{audience}/"
+    settings.FRAMED_PAGES = False
+    whole = client.get(path)
+    settings.FRAMED_PAGES = True
+    framed = client.get(path)
+    assert framed.status_code == whole.status_code == 200
+    assert unmasked(framed.content.decode()) == unmasked(whole.content.decode())
+    return framed.content.decode()
+
+
+def unmasked(html: str) -> str:
+    # A signed-in person's sign-out form carries a CSRF token masked afresh on every render.
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken"', html)
+
+
+def test_every_change_a_reader_can_see_shows_on_the_framed_page(
+    client: Client, cast: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    reference("bad", RETRACTED_DOI)
+    with time_machine.travel(timezone.now() - timedelta(days=400), tick=True):
+        article = editorial.approved(cast, text=citing("bad"))
+    first = read(client, settings, article)
+    assert len(frames._frames) == 1
+    assert "was retracted" not in first and "More about" not in first and "Checked on" not in first
+
+    # The citation watch finds the source retracted: the banner, and the notice beside the reference.
+    retract()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()
+    html = read(client, settings, article)
+    assert html.count("was retracted") == 2
+
+    # Another article on the same topic is published: it is listed as related.
+    other = editorial.approved(cast, text=editorial.article_text("Is a spacer worth using?"))
+    assert f'href="{other.get_absolute_url()}">Is a spacer worth using?</a>' in read(client, settings, article)
+    assert len(frames._frames) == 1  # the same frame, with a new live part
+
+    # A re-review moves the review dates (in the frame's key) and adds an update line.
+    before = workflow.public_review_dates(article, article.live_publication)[0]
+    workflow.confirm_still_accurate(article, by=cast.reviewer2, conflict_of_interest="None", **editorial.seen(article))
+    article = editorial.refreshed(article)
+    after = workflow.public_review_dates(article, article.live_publication)[0]
+    assert after - before > timedelta(days=300)
+    html = read(client, settings, article)
+    assert "Checked on" in html and f"{after:%B} {after.day}, {after.year}" in html
+
+    # A correction note written afterwards is an update of its own.
+    corrections.record_check(article, by=cast.reviewer)
+    assert read(client, settings, article).count("no changes needed") == 2
+
+    # The other audience has its own frame; a signed-in writer's navigation is live too.
+    assert "Healthcare professional" in read(client, settings, article, "clinician")
+    writer = Client()
+    writer.force_login(cast.writer)
+    assert "My articles" in read(writer, settings, article)
+    assert "My articles" not in read(client, settings, article)
+
+
+def test_a_live_part_inside_a_loop_is_refused_when_framing() -> None:
+    # Rendered later without the loop's variables, it would show the wrong thing: refused instead.
+    source = "{% load framed %}{% for i in items %}{% live %}{{ i }}{% endlive %}{% endfor %}"
+    looped = engines["django"].from_string(source)
+    assert looped.render({"items": [1, 2]}) == "12"
+    with pytest.raises(ValueError, match="may not repeat"):
+        looped.render({"items": [1, 2], _FRAMING: _Framing()})
+
+
+def test_a_compiled_query_gives_what_its_queryset_gives_before_and_after_a_change(
+    cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    reference("bad", RETRACTED_DOI)
+    article = editorial.approved(cast, text=citing("bad"))
+    rows = (
+        Article.objects.filter(pk=article.pk)
+        .annotate(has_source_notice=watch.has_reader_notice())
+        .values_list("id", "approved_at", "updates_log", "live_publication__reviewers", "has_source_notice")
+    )
+    compiled = CompiledQuery.of(rows)
+    [before] = compiled.rows()
+    assert [before] == list(rows.all())
+    assert before[1].tzinfo is not None and isinstance(before[3], list) and before[4] is False
+
+    retract()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()
+    corrections.record_check(article, by=cast.reviewer)
+    [after] = compiled.rows()
+    assert [after] == list(rows.all())
+    assert after[4] is True and after[2] != before[2]

@@ -282,7 +282,7 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
     ):
         return None
     headers = {k: v for k, v in response.items() if k.lower() not in _OWN_HEADERS}
-    etag = hashlib.sha256(response.content).hexdigest()[:32]
+    etag = _validator(response)
     last_modified = max(_token_time(token) for token in tokens if token)
     plain: dict[str, Any] = {"tokens": tokens, "body": response.content, "headers": headers, "etag": f'"{etag}"'}
     # Public pages hold no secret (no CSRF token, no personal data), so compressing them is BREACH-safe.
@@ -302,6 +302,15 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
     except Exception:
         logger.warning("page cache: could not store %s", key, exc_info=True)
     return entries
+
+
+def _validator(response: HttpResponse) -> str:
+    """The page's strong validator: the one its view computed (see articles/framed.py), else its hash."""
+    return (
+        response["ETag"].strip('"')
+        if response.has_header("ETag")
+        else hashlib.sha256(response.content).hexdigest()[:32]
+    )
 
 
 def _from_entry(entry: dict[str, Any]) -> HttpResponse:
@@ -332,7 +341,7 @@ def _publicly_cacheable(
     if entry is None:
         if response.streaming:
             return response
-        response["ETag"] = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+        response["ETag"] = f'"{_validator(response)}"'
         return get_conditional_response(request, etag=response["ETag"], response=response) or response
     etag = entry["etag"]
     response["ETag"] = etag

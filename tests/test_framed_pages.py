@@ -93,6 +93,24 @@ def test_every_change_a_reader_can_see_shows_on_the_framed_page(
     assert "My articles" not in read(client, settings, article)
 
 
+def test_a_framed_page_revalidates_and_its_validator_follows_what_it_shows(
+    client: Client, cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    reference("bad", RETRACTED_DOI)
+    path = editorial.approved(cast, text=citing("bad")).get_absolute_url() + "patient/"
+    etag = client.get(path)["ETag"]
+    assert client.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    frames.clear()  # as in another process: its own frame, the same page, the same validator
+    assert client.get(path)["ETag"] == etag
+
+    retract()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()
+    changed = client.get(path, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert "was retracted" in changed.content.decode()
+
+
 def test_a_live_part_inside_a_loop_is_refused_when_framing() -> None:
     # Rendered later without the loop's variables, it would show the wrong thing: refused instead.
     source = "{% load framed %}{% for i in items %}{% live %}{{ i }}{% endlive %}{% endfor %}"

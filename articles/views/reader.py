@@ -198,6 +198,7 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
         notices = watch.reader_notices(article)
         beside = watch.published_reference_numbers(version.references, notices) if notices else {}
         return {
+            "article": article,  # this request's row, not the one the frame was rendered from
             "source_notices": notices,
             "references_html": _with_source_notices(version.references_html, beside),
             "updates": corrections.update_lines(article),

@@ -9,6 +9,7 @@ same shape:
 
     (a) the article page              (b) a static file (hashed, immutable)
     (c) the article, page cache off   (d) the article revalidated with If-None-Match (304)
+    (e) as (c), but rendering the whole template on every request (FRAMED_PAGES=0; no target, for comparison)
 
 with the headers a browser sends (Accept-Encoding: gzip), in 3 interleaved rounds per case.
 
@@ -85,7 +86,7 @@ def _database_url() -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _production_env(database_url: str, page_cache: bool) -> dict[str, str]:
+def _production_env(database_url: str, page_cache: bool, framed: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DEBUG="0",
@@ -94,6 +95,7 @@ def _production_env(database_url: str, page_cache: bool) -> dict[str, str]:
         SECURE_SSL_REDIRECT="0",  # loopback: no TLS in front
         DATABASE_URL=database_url,
         PAGE_CACHE_ENABLED="1" if page_cache else "0",
+        FRAMED_PAGES="1" if framed else "0",
         PAGE_CACHE_RELEASE=f"bench-{secrets.token_hex(4)}",  # never shares stored pages with another site
         LOG_LEVEL="WARNING",
     )
@@ -237,9 +239,14 @@ def measure(article_path: str) -> list[Result]:
     database_url = _database_url()
     cached_env = _production_env(database_url, page_cache=True)
     _collectstatic(cached_env)
-    # Both servers run throughout and the cases take turns in short rounds, so a neighbour's burst of
+    # All servers run throughout and the cases take turns in short rounds, so a neighbour's burst of
     # work on this shared machine lands on every case alike; each figure is the median over the rounds.
-    with gunicorn(cached_env) as base, gunicorn(_production_env(database_url, page_cache=False)) as plain:
+    whole_env = _production_env(database_url, page_cache=False, framed=False)
+    with (
+        gunicorn(cached_env) as base,
+        gunicorn(_production_env(database_url, page_cache=False)) as plain,
+        gunicorn(whole_env) as whole,
+    ):
         status, headers, body = _get(base + article_path)
         assert status == 200 and b"Daily use helps many people" in body, status
         stylesheet = re.search(rb'href="(/static/css/site\.[0-9a-f]+\.css)"', body)
@@ -251,6 +258,7 @@ def measure(article_path: str) -> list[Result]:
         assert zipped_status == 200 and zipped.get("Content-Encoding") == "gzip", zipped
         revalidate = {**BROWSER, "If-None-Match": zipped["ETag"]}
         assert _get(base + article_path, revalidate)[0] == 304
+        assert _get(plain + article_path)[2] == _get(whole + article_path)[2] == body, "framed and whole pages differ"
         print(f"article: {len(body)} bytes, {headers.get('Cache-Control')}, Vary {headers.get('Vary', '-')}")
         print(f"static:  {static_path}: {static_headers.get('Cache-Control')}")
         cases = [
@@ -258,6 +266,7 @@ def measure(article_path: str) -> list[Result]:
             ("(b) static file (hashed CSS)", base + static_path, BROWSER),
             ("(c) article page, page cache off", plain + article_path, BROWSER),
             ("(d) article, If-None-Match → 304", base + article_path, revalidate),
+            ("(e) as (c), whole template each time", whole + article_path, BROWSER),
         ]
         rounds = [[drive(label, url, sent) for label, url, sent in cases] for _ in range(ROUNDS)]
     return rounds  # type: ignore[return-value]

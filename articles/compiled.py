@@ -2,13 +2,19 @@
 
 Turning a queryset into SQL (resolving lookups and joins, an EXISTS subquery, the converters) costs an
 uncached article page several times what SQLite or PostgreSQL then spend answering the query. The same
-queryset always compiles to the same SQL, so the reader's hottest queries are compiled once per process
-for given inputs and afterwards only executed: every request still reads the database, only the SQL text
-is reused, and the rows pass through the ORM's own converters (aware datetimes, decoded JSON, booleans).
+queryset always compiles to the same SQL, so the reader's hottest queries are compiled once for given
+inputs and afterwards only executed: every request still reads the database, only the SQL text is reused,
+and the rows pass through the ORM's own converters (aware datetimes, decoded JSON, booleans).
+
+Compiled queries are kept per thread: a compiler belongs to its thread's connection, whose settings its
+converters read, and a thread's queries go when the thread does.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +23,7 @@ from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CompiledQuery:
     """A `values_list` queryset's SQL and parameters, ready to run again (see the module docstring)."""
 
@@ -29,6 +35,9 @@ class CompiledQuery:
 
     @classmethod
     def of(cls, queryset: QuerySet[Any, Any]) -> CompiledQuery:
+        if queryset.query.distinct or queryset.query.combinator:
+            # Their SQL may carry columns the queryset would drop: not worth handling here.
+            raise ValueError("only plain values_list querysets are compiled")
         compiler = queryset.query.get_compiler(queryset.db)
         sql, params = compiler.as_sql()
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
@@ -41,6 +50,26 @@ class CompiledQuery:
             fetched: list[tuple[Any, ...]] = cursor.fetchall()
         if not self.converters:
             return fetched
-        # The converters read only the connection's settings (time zone, vendor), so ones taken from the
-        # connection of the thread that compiled the query convert this thread's rows alike.
         return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
+
+
+def compiled(maxsize: int) -> Callable[[Callable[..., QuerySet[Any, Any]]], Callable[..., CompiledQuery]]:
+    """Decorate a function that builds a queryset from hashable arguments: calling it gives the queryset
+    compiled, once per thread and arguments, keeping the last `maxsize` per thread."""
+
+    def decorate(build: Callable[..., QuerySet[Any, Any]]) -> Callable[..., CompiledQuery]:
+        per_thread = threading.local()
+
+        @functools.wraps(build)
+        def compiled_query(*args: Hashable) -> CompiledQuery:
+            cached = getattr(per_thread, "cached", None)
+            if cached is None:
+                cached = per_thread.cached = functools.lru_cache(maxsize=maxsize)(
+                    lambda *key: CompiledQuery.of(build(*key))
+                )
+            query: CompiledQuery = cached(*args)
+            return query
+
+        return compiled_query
+
+    return decorate

@@ -2,18 +2,20 @@
 
 An approved article's page is mostly its publication, which never changes after approval: the body, the
 bylines, the audience switch, the disclaimer. A few parts can change at any moment: a reader notice from
-the citation watch, an update note, the review dates, related articles, and who is signed in. Rendering
-the whole template for every reader spends most of the request re-rendering the first kind.
+the citation watch, an update note, related articles, and who is signed in. Rendering the whole template
+for every reader spends most of the request re-rendering the first kind.
 
 A template marks each changing part `{% live %}…{% endlive %}`. The view gives `frozen` values (those
 that depend only on `key`) and `live` values (read afresh on every request). The frame is the template
-rendered once from the frozen values, with each live part left as a marker; each request renders only
-the live parts, with the whole context and the context processors, and fills them in. The result is
-what rendering the whole template would give (tests/test_framed_pages.py compares the two).
+rendered once from the frozen values alone, with no request (so nothing of the first visitor's, not even
+who they are, can enter it) and each live part left as a marker; each request renders only the live
+parts, with the whole context and the context processors, and fills them in. The result is what
+rendering the whole template would give (tests/test_framed_pages.py compares the two).
 
-Rules for templates: a live part sees the page's context, not the variables of an enclosing for or with,
-and may not repeat (inside a loop); whatever decides whether a live part shows belongs inside it. A
-value from `live` used outside every live part renders empty in the frame, so the comparison shows it.
+Rules for templates: a live part sees the page's context, not the variables of an enclosing for or with
+(it may not stand inside one); whatever decides whether a live part shows belongs inside it. A value from
+`live`, or of the person signed in, used outside every live part renders empty in the frame, so the
+comparison shows it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from django.template import Context, Node, NodeList
 from django.template.context import make_context
 from django.template.loader import get_template
 
-FRAMES_KEPT = 64  # per process; a long article's frame is about its page's size (~200 KB)
+# Per process. A long article's frame holds its page's text (~200 KB) and the frozen values it was
+# rendered from (its body again, shared with the publication versions readers.py keeps).
+FRAMES_KEPT = 64
 _FRAMING = "_framing"  # in the context only while a frame renders
 
 
@@ -52,7 +56,7 @@ class LiveNode(Node):
         framing = context.get(_FRAMING)
         if framing is None:
             return str(self.nodelist.render(context))
-        if self in framing.parts:
+        if self in framing.parts:  # e.g. in a loop of an included template, which the tag cannot see
             raise ValueError("a {% live %} part may not repeat: it would be rendered without its loop's variables")
         framing.parts.append(self)
         return str(framing.marker)
@@ -100,26 +104,32 @@ def render_framed(
     *,
     key: Hashable,
     frozen: Callable[[], dict[str, Any]],
-    live: Callable[[dict[str, Any]], dict[str, Any]],
+    live: Callable[[], dict[str, Any]],
 ) -> HttpResponse:
     """The page `template_name` renders from frozen and live values together (see the module docstring).
 
     `frozen()` is called only when the frame is rendered, and its values are kept with the frame: `key`
     must change whenever any of them could (e.g. the publication's id and approval time, the audience and
-    the page's address). `live(frozen_values)` is called on every request."""
+    the page's address). `live()` is called on every request; no name may come from both."""
     template: Any = get_template(template_name)  # the Django backend's, which holds the compiled template
     if not settings.FRAMED_PAGES:
-        values = frozen()
-        return HttpResponse(template.render({**values, **live(values)}, request))
+        return HttpResponse(template.render({**frozen(), **live()}, request))
+    charset = settings.DEFAULT_CHARSET
     # The compiled template (kept by the cached loader) is in the key: one reloaded in development starts afresh.
     frame_key = (template_name, template.template, key)
     frame = frames.get(frame_key)
     if frame is None:
-        frame = _render_frame(template, frozen(), request)
+        frame = _render_frame(template, frozen(), charset)
         frames.put(frame_key, frame)
-    context = make_context({**frame.values, **live(frame.values)}, request)
-    with context.bind_template(template.template):  # runs the context processors
-        rendered = [str(part.nodelist.render(context)).encode() for part in frame.parts]
+    live_values = live()
+    if shared := frame.values.keys() & live_values.keys():
+        raise ValueError(f"{sorted(shared)} are both frozen and live: the frame would show the frozen ones")
+    context = make_context({**frame.values, **live_values}, request)
+    compiled = template.template
+    # As Template.render sets up: the template's own render state, and the context processors.
+    with context.render_context.push_state(compiled), context.bind_template(compiled):
+        context.template_name = compiled.name
+        rendered = [str(part.nodelist.render(context)).encode(charset) for part in frame.parts]
     pieces = [frame.texts[0]]
     validator = hashlib.sha256(frame.digest)
     for text, live_text in zip(frame.texts[1:], rendered, strict=True):
@@ -131,13 +141,13 @@ def render_framed(
     return response
 
 
-def _render_frame(template: Any, values: dict[str, Any], request: HttpRequest) -> Frame:
+def _render_frame(template: Any, values: dict[str, Any], charset: str) -> Frame:
     framing = _Framing()
-    html = template.render({**values, _FRAMING: framing}, request)
+    html = template.render({**values, _FRAMING: framing})  # no request: no one's data in the frame
     texts = html.split(framing.marker)
     if len(texts) != len(framing.parts) + 1:
         raise ValueError("a {% live %} part's marker was altered by what encloses it")
-    encoded = tuple(text.encode() for text in texts)
+    encoded = tuple(text.encode(charset) for text in texts)
     digest = hashlib.sha256()
     for text in encoded:
         digest.update(len(text).to_bytes(8, "big") + text)

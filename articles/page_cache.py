@@ -306,11 +306,10 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
 
 def _validator(response: HttpResponse) -> str:
     """The page's strong validator: the one its view computed (see articles/framed.py), else its hash."""
-    return (
-        response["ETag"].strip('"')
-        if response.has_header("ETag")
-        else hashlib.sha256(response.content).hexdigest()[:32]
-    )
+    etag = response.get("ETag", "")
+    if len(etag) > 2 and etag.startswith('"') and etag.endswith('"'):  # strong; a weak one is not kept
+        return etag[1:-1]
+    return hashlib.sha256(response.content).hexdigest()[:32]
 
 
 def _from_entry(entry: dict[str, Any]) -> HttpResponse:

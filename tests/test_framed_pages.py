@@ -4,13 +4,14 @@ rendered afresh, through every change a reader can see; and the reader's compile
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from django.template import engines
+from django.template import Context, Engine, TemplateSyntaxError, engines
 from django.test import Client
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from articles.models import Article
 
 from . import editorial, watch_checkers
 from .test_citation_watch import RETRACTED_DOI, citing, reference, retract, sweep
+from .test_page_cache import republish
 
 pytestmark = pytest.mark.django_db
 
@@ -79,18 +81,39 @@ def test_every_change_a_reader_can_see_shows_on_the_framed_page(
     after = workflow.public_review_dates(article, article.live_publication)[0]
     assert after - before > timedelta(days=300)
     html = read(client, settings, article)
-    assert "Checked on" in html and f"{after:%B} {after.day}, {after.year}" in html
+    shown = timezone.localtime(after)  # pages print dates in the site's time zone
+    assert "Checked on" in html and f"{shown:%B} {shown.day}, {shown.year}" in html
 
     # A correction note written afterwards is an update of its own.
     corrections.record_check(article, by=cast.reviewer)
     assert read(client, settings, article).count("no changes needed") == 2
 
-    # The other audience has its own frame; a signed-in writer's navigation is live too.
-    assert "Healthcare professional" in read(client, settings, article, "clinician")
+    # The other audience has a frame of its own.
+    frames.clear()
+    assert "Professional medical disclaimer" in read(client, settings, article, "clinician")
+    assert "Professional medical disclaimer" not in read(client, settings, article)
+    assert len(frames._frames) == 2
+
+    # A frame first rendered for a signed-in writer holds nothing of theirs: a reader then gets a reader's page.
+    frames.clear()
     writer = Client()
     writer.force_login(cast.writer)
-    assert "My articles" in read(writer, settings, article)
-    assert "My articles" not in read(client, settings, article)
+    assert "My articles" in read(writer, settings, article) and "Sign out" in read(writer, settings, article)
+    reader_page = read(client, settings, article)
+    assert "My articles" not in reader_page and "Sign out" not in reader_page
+    assert "csrfmiddlewaretoken" not in reader_page
+
+    # Taken out of public view, the page is gone at once.
+    Article.objects.filter(pk=article.pk).update(live_publication=None)
+    assert client.get(f"/articles/{article.slug}/patient/").status_code == 404
+
+
+def test_a_new_approval_is_shown_from_a_new_frame(client: Client, cast: Any, settings: Any) -> None:
+    article = editorial.approved(cast)
+    assert "The newly approved paragraph." not in read(client, settings, article)
+    republish(cast, article, "## Why it helps\n\nThe newly approved paragraph.\n")
+    assert "The newly approved paragraph." in read(client, settings, article)
+    assert len(frames._frames) == 2
 
 
 def test_a_framed_page_revalidates_and_its_validator_follows_what_it_shows(
@@ -98,7 +121,9 @@ def test_a_framed_page_revalidates_and_its_validator_follows_what_it_shows(
 ) -> None:
     reference("bad", RETRACTED_DOI)
     path = editorial.approved(cast, text=citing("bad")).get_absolute_url() + "patient/"
-    etag = client.get(path)["ETag"]
+    first = client.get(path)
+    etag = first["ETag"]
+    assert etag.strip('"') != hashlib.sha256(first.content).hexdigest()[:32]  # the frame's validator, not a hash
     assert client.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
     frames.clear()  # as in another process: its own frame, the same page, the same validator
     assert client.get(path)["ETag"] == etag
@@ -111,13 +136,26 @@ def test_a_framed_page_revalidates_and_its_validator_follows_what_it_shows(
     assert "was retracted" in changed.content.decode()
 
 
-def test_a_live_part_inside_a_loop_is_refused_when_framing() -> None:
-    # Rendered later without the loop's variables, it would show the wrong thing: refused instead.
-    source = "{% load framed %}{% for i in items %}{% live %}{{ i }}{% endlive %}{% endfor %}"
-    looped = engines["django"].from_string(source)
-    assert looped.render({"items": [1, 2]}) == "12"
+@pytest.mark.parametrize("enclosing", ["for i in items", "with i=items"])
+def test_a_live_part_inside_a_loop_or_with_is_refused(enclosing: str) -> None:
+    # Rendered later on its own, it would not see the loop's or with's variables.
+    end = enclosing.split()[0]
+    source = f"{{% load framed %}}{{% {enclosing} %}}{{% live %}}{{{{ i }}}}{{% endlive %}}{{% end{end} %}}"
+    with pytest.raises(TemplateSyntaxError, match="cannot stand inside"):
+        engines["django"].from_string(source)
+
+
+def test_a_live_part_repeated_through_an_include_is_refused_when_framing() -> None:
+    # The tag cannot see the loop around an include; the frame's rendering can.
+    probe = "{% load framed %}{% live %}{{ i }}{% endlive %}"
+    engine = Engine(
+        loaders=[("django.template.loaders.locmem.Loader", {"probe.html": probe})],
+        libraries={"framed": "articles.templatetags.framed"},
+    )
+    looped = engine.from_string("{% for i in items %}{% include 'probe.html' %}{% endfor %}")
+    assert looped.render(Context({"items": [1, 2]})) == "12"
     with pytest.raises(ValueError, match="may not repeat"):
-        looped.render({"items": [1, 2], _FRAMING: _Framing()})
+        looped.render(Context({"items": [1, 2], _FRAMING: _Framing()}))
 
 
 def test_a_compiled_query_gives_what_its_queryset_gives_before_and_after_a_change(

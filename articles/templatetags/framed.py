@@ -15,6 +15,9 @@ register = template.Library()
 def live(parser: Parser, token: Token) -> LiveNode:
     if len(token.split_contents()) != 1:
         raise template.TemplateSyntaxError("{% live %} takes no arguments")
+    if any(command in ("for", "with") for command, *_ in parser.command_stack):
+        # Rendered later on its own, it would not see the loop's or with's variables.
+        raise template.TemplateSyntaxError("{% live %} cannot stand inside {% for %} or {% with %}")
     nodelist = parser.parse(("endlive",))
     parser.delete_first_token()
     return LiveNode(nodelist)

@@ -15,6 +15,7 @@ from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import router
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +25,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import corrections, watch
-from ..compiled import CompiledQuery
+from ..compiled import compiled
 from ..framed import render_framed
 from ..models import Article, Audience, Publication, PublishedVariant, Reference, SitePage
 from ..page_cache import LISTING, article_generation, public_page
@@ -172,8 +173,9 @@ def _page_context(request: HttpRequest, article: Article, shown: Any, requested:
 
 def _published_page(request: HttpRequest, article: Article, audience: str) -> HttpResponse:
     """The approved text as a frame rendered once per process (it never changes after approval), with what
-    can change read and rendered on every request: reader notices, updates, review dates, related
-    articles and the navigation (see articles/framed.py)."""
+    can change read and rendered on every request: reader notices, updates, related articles and the
+    navigation (see articles/framed.py). The review dates move only with a re-review, so they are in the
+    frame, with article.approved_at in its key."""
     publication = live_publication(article)
     version = _published_version(publication.pk, publication.approved_at, audience)
 
@@ -194,11 +196,10 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
         values["json_ld"] = _json_ld(_structured_data(values, values["canonical"]), version.citations_json)
         return values
 
-    def live(frozen_values: dict[str, Any]) -> dict[str, Any]:
+    def live() -> dict[str, Any]:
         notices = watch.reader_notices(article)
         beside = watch.published_reference_numbers(version.references, notices) if notices else {}
         return {
-            "article": article,  # this request's row, not the one the frame was rendered from
             "source_notices": notices,
             "references_html": _with_source_notices(version.references_html, beside),
             "updates": corrections.update_lines(article),
@@ -233,14 +234,14 @@ def _page_fields() -> tuple[list[str], list[str]]:
     return article_fields, [f.attname for f in Publication._meta.concrete_fields]
 
 
-@functools.lru_cache(maxsize=1024)
-def _article_query(alias: str, slug: str) -> CompiledQuery:
+@compiled(maxsize=1024)
+def _article_query(alias: str, slug: str) -> QuerySet[Article, tuple[Any, ...]]:
     """The article page's one query for the article: its row, its live publication and whether a reader
-    notice is due (see articles.compiled: compiled once per slug and process, run on every request)."""
+    notice is due (see articles.compiled: compiled once per slug, run on every request)."""
     article_fields, publication_fields = _page_fields()
     articles = Article.objects.using(alias).filter(slug=slug).annotate(has_source_notice=watch.has_reader_notice())
     columns = [*article_fields, *(f"live_publication__{name}" for name in publication_fields), "has_source_notice"]
-    return CompiledQuery.of(articles.values_list(*columns))
+    return articles.values_list(*columns)
 
 
 def _reader_article(slug: str) -> Article:

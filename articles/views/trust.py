@@ -1,6 +1,6 @@
 """Public pages of reader trust: the follow-up question and problem-report forms, the site-wide updates
 log, the people behind the articles (profiles and the Medical Advisory Board), and the article page's
-extras (updates, related articles, review dates, bylines).
+extras (related articles, review dates, bylines).
 
 The article page itself may be served from a shared cache, so it carries no form and no CSRF token: its
 "Ask" and "Report" links open these form pages, which are never cached and render a fresh token for
@@ -9,7 +9,6 @@ whoever opens them.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +23,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from .. import corrections, feedback, workflow
-from ..compiled import CompiledQuery
+from ..compiled import compiled
 from ..feedback_forms import ProblemReportForm, ReaderMessageForm
 from ..models import Article, Audience, Profile, Publication, ReaderFeedback
 from ..page_cache import LISTING, public_page
@@ -45,13 +44,13 @@ def review_dates(article: Article, publication: Publication) -> dict[str, Any]:
 
 def related_articles(article: Article, publication: Publication) -> list[dict[str, Any]]:
     """Other published articles on the same topic, most recently reviewed first (one query, compiled once
-    per article and process: every uncached article page asks it)."""
+    per article: every uncached article page asks it)."""
     query = _related_query(router.db_for_read(Article), publication.topic, article.pk)
     return _listing_rows(query.rows())
 
 
-@functools.lru_cache(maxsize=1024)
-def _related_query(alias: str, topic: str, article_id: int) -> CompiledQuery:
+@compiled(maxsize=1024)
+def _related_query(alias: str, topic: str, article_id: int) -> QuerySet[Article, tuple[Any, ...]]:
     articles = (
         Article.objects.using(alias)
         .published()
@@ -59,7 +58,7 @@ def _related_query(alias: str, topic: str, article_id: int) -> CompiledQuery:
         .exclude(pk=article_id)
         .order_by("-live_publication__approved_at", "pk")
     )
-    return CompiledQuery.of(articles.values_list(*_LISTING_FIELDS)[:RELATED_ARTICLES])
+    return articles.values_list(*_LISTING_FIELDS)[:RELATED_ARTICLES]
 
 
 _LISTING_FIELDS = ("slug", "live_publication__title", "live_publication__kind", "live_publication__topic",
@@ -67,8 +66,7 @@ _LISTING_FIELDS = ("slug", "live_publication__title", "live_publication__kind", 
 
 
 def _listings(articles: QuerySet[Article], *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Published articles as lists show them. Only the five values shown, not whole rows: every uncached
-    article page lists its related articles."""
+    """Published articles as lists show them (the profile pages): only the five values shown, not whole rows."""
     return _listing_rows(articles.values_list(*_LISTING_FIELDS)[:limit])
 
 
@@ -92,16 +90,6 @@ def people_with_links(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {**entry, "url": reverse("articles:person", kwargs={"pk": entry["profile"]}) if entry.get("profile") else ""}
         for entry in entries
     ]
-
-
-def article_extras(article: Article, publication: Publication) -> dict[str, Any]:
-    return {
-        **review_dates(article, publication),
-        "updates": corrections.update_lines(article),
-        "related": related_articles(article, publication),
-        "authors": people_with_links(publication.authors),
-        "reviewers": people_with_links(publication.reviewers),
-    }
 
 
 # --- Reader questions and problem reports ---------------------------------------------------------

@@ -68,11 +68,12 @@ def test_every_change_a_reader_can_see_shows_on_the_framed_page(
         sweep()
     html = read(client, settings, article)
     assert html.count("was retracted") == 2
+    assert len(frames._frames) == 2  # the notices are in the frame's key
 
     # Another article on the same topic is published: it is listed as related.
     other = editorial.approved(cast, text=editorial.article_text("Is a spacer worth using?"))
     assert f'href="{other.get_absolute_url()}">Is a spacer worth using?</a>' in read(client, settings, article)
-    assert len(frames._frames) == 1  # the same frame, with a new live part
+    assert len(frames._frames) == 2  # the same frame, with a new live part
 
     # A re-review moves the review dates (in the frame's key) and adds an update line.
     before = workflow.public_review_dates(article, article.live_publication)[0]

@@ -173,13 +173,16 @@ def _page_context(request: HttpRequest, article: Article, shown: Any, requested:
 
 def _published_page(request: HttpRequest, article: Article, audience: str) -> HttpResponse:
     """The approved text as a frame rendered once per process (it never changes after approval), with what
-    can change read and rendered on every request: reader notices, updates, related articles and the
-    navigation (see articles/framed.py). The review dates move only with a re-review, so they are in the
-    frame, with article.approved_at in its key."""
+    can change at any time read and rendered on every request: updates, related articles and the
+    navigation (see articles/framed.py). Reader notices and review dates are read on every request too,
+    but change rarely (a retraction found, a re-review) and are costly to render each time (the notices
+    sit inside the long reference list), so they are in the frame and its key."""
     publication = live_publication(article)
     version = _published_version(publication.pk, publication.approved_at, audience)
+    notices = watch.reader_notices(article)  # no query unless the article's row says one is due
 
     def frozen() -> dict[str, Any]:
+        beside = watch.published_reference_numbers(version.references, notices) if notices else {}
         values = {
             "publication": publication,
             "shown": version.shown,
@@ -190,6 +193,8 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
             "pending": False,
             "authors": trust.people_with_links(publication.authors),
             "reviewers": trust.people_with_links(publication.reviewers),
+            "source_notices": notices,
+            "references_html": _with_source_notices(version.references_html, beside),
             **trust.review_dates(article, publication),
             **_page_context(request, article, version.shown, audience),
         }
@@ -197,17 +202,13 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
         return values
 
     def live() -> dict[str, Any]:
-        notices = watch.reader_notices(article)
-        beside = watch.published_reference_numbers(version.references, notices) if notices else {}
         return {
-            "source_notices": notices,
-            "references_html": _with_source_notices(version.references_html, beside),
             "updates": corrections.update_lines(article),
             "related": trust.related_articles(article, publication),
         }
 
-    # What the frame shows besides the publication: its address (an article can be renamed) and the review
-    # dates, which a re-review moves (article.approved_at) and which are costly to format on every request.
+    # What the frame shows besides the publication: its address (an article can be renamed), the review
+    # dates (a re-review moves article.approved_at) and the reader notices.
     key = (
         request.scheme,
         request.get_host(),
@@ -216,6 +217,7 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
         publication.pk,
         publication.approved_at,
         article.approved_at,
+        tuple(notices),
     )
     return render_framed(request, "articles/detail.html", key=key, frozen=frozen, live=live)
 

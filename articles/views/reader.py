@@ -241,7 +241,8 @@ def _article_query(alias: str, slug: str) -> QuerySet[Article, tuple[Any, ...]]:
     """The article page's one query for the article: its row, its live publication and whether a reader
     notice is due (see articles.compiled: compiled once per slug, run on every request)."""
     article_fields, publication_fields = _page_fields()
-    articles = Article.objects.using(alias).filter(slug=slug).annotate(has_source_notice=watch.has_reader_notice())
+    articles = Article.objects.using(alias).filter(slug=slug).order_by()
+    articles = articles.annotate(has_source_notice=watch.has_reader_notice())
     columns = [*article_fields, *(f"live_publication__{name}" for name in publication_fields), "has_source_notice"]
     return articles.values_list(*columns)
 

@@ -142,11 +142,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # processes' commits at its next query.
 
 elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    _prepared_after = env_str("DB_PREPARE_THRESHOLD", "5")
     # A database that does not answer, or a row lock held too long, gives an error page in seconds
     # rather than a worker stuck until the proxy gives up.
     DATABASES["default"]["OPTIONS"] = {
         "connect_timeout": env_int("DB_TIMEOUT_SECONDS", 5),
         "options": f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 5000)}",
+        # The reader's compiled queries (articles/compiled.py) are prepared once run this many times on a
+        # connection; Django's other queries never are. Empty turns it off, e.g. behind a connection pooler
+        # in transaction mode, which cannot keep a prepared statement.
+        "prepare_threshold": int(_prepared_after) if _prepared_after else None,
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.template import Context, Engine, TemplateSyntaxError, engines
 from django.test import Client
 from django.utils import timezone
@@ -181,3 +182,18 @@ def test_a_compiled_query_gives_what_its_queryset_gives_before_and_after_a_chang
     [after] = compiled.rows()
     assert [after] == list(rows.all())
     assert after[4] is True and after[2] != before[2]
+
+
+def test_on_postgresql_a_compiled_query_run_often_is_prepared_once_and_others_never(cast: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    article = editorial.approved(cast)
+    query = CompiledQuery.of(Article.objects.filter(pk=article.pk).values_list("id", "slug"))
+    for _ in range(6):  # DB_PREPARE_THRESHOLD is 5
+        assert query.rows() == [(article.pk, article.slug)]
+        Article.objects.filter(pk=article.pk).values_list("id", "title").get()  # an ordinary query, as often
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert sum('"articles_article"."slug"' in statement for statement in prepared) == 1
+    assert not any('"articles_article"."title"' in statement for statement in prepared)

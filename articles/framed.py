@@ -1,8 +1,8 @@
 """Pages rendered in two parts: a frame rendered once for what cannot change, live parts on every request.
 
 An approved article's page is mostly its publication, which never changes after approval: the body, the
-bylines, the audience switch, the disclaimer. A few parts can change at any moment: an update note,
-related articles, who is signed in. Rendering the whole template for every reader spends most of the
+bylines, the audience switch, the disclaimer. A few parts can change at any moment: related articles,
+who is signed in. Rendering the whole template for every reader spends most of the
 request re-rendering the first kind.
 
 A template marks each changing part `{% live %}…{% endlive %}`. The view gives `frozen` values (those

@@ -173,13 +173,15 @@ def _page_context(request: HttpRequest, article: Article, shown: Any, requested:
 
 def _published_page(request: HttpRequest, article: Article, audience: str) -> HttpResponse:
     """The approved text as a frame rendered once per process (it never changes after approval), with what
-    can change at any time read and rendered on every request: updates, related articles and the
-    navigation (see articles/framed.py). Reader notices and review dates are read on every request too,
-    but change rarely (a retraction found, a re-review) and are costly to render each time (the notices
-    sit inside the long reference list), so they are in the frame and its key."""
+    other articles or the person reading change rendered on every request: related articles and the
+    navigation (see articles/framed.py). This article's own changing parts (reader notices, update notes,
+    review dates) are read on every request too, but change rarely (a retraction found, a correction, a
+    re-review) and cost most to render (notices inside the long reference list, formatted dates), so they
+    are in the frame and its key."""
     publication = live_publication(article)
     version = _published_version(publication.pk, publication.approved_at, audience)
     notices = watch.reader_notices(article)  # no query unless the article's row says one is due
+    updates = corrections.update_lines(article)  # from the row just read
 
     def frozen() -> dict[str, Any]:
         beside = watch.published_reference_numbers(version.references, notices) if notices else {}
@@ -195,6 +197,7 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
             "reviewers": trust.people_with_links(publication.reviewers),
             "source_notices": notices,
             "references_html": _with_source_notices(version.references_html, beside),
+            "updates": updates,
             **trust.review_dates(article, publication),
             **_page_context(request, article, version.shown, audience),
         }
@@ -202,13 +205,10 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
         return values
 
     def live() -> dict[str, Any]:
-        return {
-            "updates": corrections.update_lines(article),
-            "related": trust.related_articles(article, publication),
-        }
+        return {"related": trust.related_articles(article, publication)}
 
     # What the frame shows besides the publication: its address (an article can be renamed), the review
-    # dates (a re-review moves article.approved_at) and the reader notices.
+    # dates (a re-review moves article.approved_at), the reader notices and the update notes.
     key = (
         request.scheme,
         request.get_host(),
@@ -218,6 +218,7 @@ def _published_page(request: HttpRequest, article: Article, audience: str) -> Ht
         publication.approved_at,
         article.approved_at,
         tuple(notices),
+        tuple(updates),
     )
     return render_framed(request, "articles/detail.html", key=key, frozen=frozen, live=live)
 

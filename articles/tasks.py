@@ -35,8 +35,9 @@ def heartbeat() -> str:
 # Attempts after the first, with METADATA_RETRY_SECONDS times 1, 2, 4 between them (1, 2, 4 minutes by default):
 # enough for a brief outage or a rate-limit window to pass.
 METADATA_MAX_RETRIES = 3
-# SQLite (tests' shared in-memory database) can refuse a statement with "database table is locked"
-# while another thread writes, instead of waiting; PostgreSQL waits. A short pause, then again.
+# SQLite gives up on a write with "database is locked" once another process has held the file longer than
+# its busy timeout (a long sweep batch in the web's way); a background job pauses and tries again rather
+# than failing. PostgreSQL waits on row locks (up to lock_timeout) and never says this.
 LOCKED_ATTEMPTS = 5
 LOCKED_PAUSE_SECONDS = 0.2
 
@@ -63,7 +64,7 @@ def fetch_reference_metadata(self, reference_ids: list[int]) -> None:  # type: i
 
 
 def while_locked(work: Callable[[], Any]) -> None:
-    """Runs a database write, again after a short pause while SQLite says the table is locked."""
+    """Runs a database write, again after a short pause while SQLite says the database is locked."""
     for attempt in range(LOCKED_ATTEMPTS):
         try:
             work()

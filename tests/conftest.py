@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from articles.views.reader import _published_version
 from contentreview.celery import app as celery_app
 
 pytest_plugins = ["tests.browser"]
+RAM_DISK = Path("/dev/shm")  # noqa: S108 - only a parent for mkdtemp, which makes a private directory
 
 
 def make_person(username: str, group: str | None = None, **extra: Any) -> User:
@@ -45,6 +48,27 @@ class Cast:
         self.board_author.groups.add(Group.objects.get_or_create(name=WRITERS)[0])
         self.editor = make_person("eddie_editor", is_staff=True)
         self.outsider = make_person("otto_outsider")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
+    """On SQLite, the test database is a file, as the site's is, not Django's shared in-memory one.
+
+    In memory, SQLite locks whole tables between connections of one process and answers "database table is
+    locked" at once, so a request read while the worker thread wrote failed where the site would wait its
+    turn (the busy timeout). A file in a fresh directory of its own (on tmpfs where there is one) locks as
+    the site's file does, and keeps runs side by side apart."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        with tempfile.TemporaryDirectory(
+            prefix="contentreview-test-", dir=RAM_DISK if RAM_DISK.is_dir() else None
+        ) as scratch:
+            database.setdefault("TEST", {})["NAME"] = str(Path(scratch) / "db.sqlite3")
+            yield
+    else:
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -83,8 +107,8 @@ def cast(db: None) -> Cast:
 @pytest.fixture(scope="session")
 def celery_worker(django_db_blocker: Any) -> Iterator[Any]:
     """A real worker in a thread, consuming from the real broker (never eager mode)."""
-    # Whatever an earlier test queued without a worker names rows its rollback removed; run now, it would
-    # hold SQLite's shared test database locked while the next test sets up. Start from an empty queue.
+    # Whatever an earlier test queued without a worker names rows its rollback removed, or ids the next
+    # test's rows take again; run now, it would act on the wrong rows. Start from an empty queue.
     celery_app.control.purge()
     with django_db_blocker.unblock(), start_worker(celery_app, perform_ping_check=False, loglevel="WARNING") as w:
         yield w

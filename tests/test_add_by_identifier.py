@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import OperationalError
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -61,12 +60,7 @@ def wait_until_looked_up(timeout: float = 30) -> None:
 
 
 def still_pending() -> bool:
-    try:
-        return Reference.objects.filter(metadata_status="pending").exists()
-    except OperationalError:
-        # SQLite's shared in-memory test database refuses a read while the worker thread writes
-        # ("table is locked") instead of waiting; PostgreSQL never does. Ask again on the next turn.
-        return True
+    return Reference.objects.filter(metadata_status="pending").exists()
 
 
 @pytest.mark.worker

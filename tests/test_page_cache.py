@@ -308,3 +308,16 @@ def test_made_up_addresses_leave_nothing_in_the_cache(client: Any, article: Arti
     assert pages.get_many([f"gen:article:no-such-article-{n}" for n in range(5)]) == {}
     client.get(url(article))
     assert pages.get(f"gen:{page_cache.article_generation(article.slug)}") is not None
+
+
+def test_a_stored_page_is_served_with_the_headers_of_a_rendered_one(
+    client: Any, article: Article, settings: Any
+) -> None:
+    """A stored page's headers are worked out once, as it is stored: they are those a page rendered for
+    the reader gets, plus Last-Modified (from the generations) and its own ETag."""
+    settings.PAGE_CACHE_ENABLED = False
+    rendered = client.get(url(article))
+    settings.PAGE_CACHE_ENABLED = True
+    client.get(url(article))
+    stored = client.get(url(article))
+    assert {**stored.headers, "ETag": ""} == {**rendered.headers, "ETag": "", "Last-Modified": stored["Last-Modified"]}

@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -45,12 +45,40 @@ class CompiledQuery:
 
     def rows(self) -> list[tuple[Any, ...]]:
         """The rows as the queryset itself would give them: tuples of converted values."""
-        with _cursor(self.alias) as cursor:
-            cursor.execute(self.sql, self.params)
-            fetched: list[tuple[Any, ...]] = cursor.fetchall()
+        connection: Any = connections[self.alias]  # the stubs lack health_check_done
+        checking = _is_first_use_of_reused_connection(connection)
+        if checking:
+            # The query itself checks the connection, instead of Django's extra round trip (SELECT 1) before
+            # a request's first query: a read outside any transaction is safe to send again, so a connection
+            # found dead (PostgreSQL restarted) is replaced and the query sent once more.
+            connection.health_check_done = True
+        try:
+            fetched = self._fetch()
+        except DatabaseError:
+            if not checking or connection.is_usable():
+                raise
+            connection.close()
+            fetched = self._fetch()
         if not self.converters:
             return fetched
         return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
+
+    def _fetch(self) -> list[tuple[Any, ...]]:
+        with _cursor(self.alias) as cursor:
+            cursor.execute(self.sql, self.params)
+            fetched: list[tuple[Any, ...]] = cursor.fetchall()
+        return fetched
+
+
+def _is_first_use_of_reused_connection(connection: Any) -> bool:
+    """Whether Django would check this connection with a round trip before using it (PostgreSQL)."""
+    return (
+        connection.vendor == "postgresql"
+        and connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
 
 
 def _cursor(alias: str) -> Any:

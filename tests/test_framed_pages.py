@@ -231,7 +231,8 @@ def test_on_postgresql_a_compiled_query_run_often_is_prepared_once_and_others_ne
 @pytest.mark.django_db(transaction=True)
 def test_on_postgresql_a_compiled_query_survives_its_connection_dying(cast: Any) -> None:
     """As when PostgreSQL restarts or an administrator ends a session: the statement it had prepared dies
-    with the connection; at the next request the health check opens another, where it is prepared again."""
+    with the connection. The next request's first query, which stands in for Django's health check, finds
+    it dead, opens another and is sent again there, where it is prepared again."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
     article = editorial.approved(cast)
@@ -245,7 +246,7 @@ def test_on_postgresql_a_compiled_query_survives_its_connection_dying(cast: Any)
             cursor.execute("SELECT pg_terminate_backend(%s)", [dying])
     finally:
         other.close()
-    close_old_connections()  # what Django does as each request starts: the dead connection is dropped
+    close_old_connections()  # what Django does as each request starts: the connection is to be checked
     for _ in range(6):
         assert query.rows() == [(article.pk, article.slug)]
     assert connection.connection.info.backend_pid != dying

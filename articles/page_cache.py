@@ -125,7 +125,8 @@ def _release() -> str:
     """What the code that renders pages looks like: a deploy that changes a template, the app's code or
     the static files (whose hashed names pages link to) starts from fresh keys."""
     base = Path(settings.BASE_DIR)
-    # Stored pages keep the headers they are served with, Cache-Control's lifetimes among them.
+    # Stored pages keep the headers they are served with, Cache-Control's lifetimes among them. Worked out
+    # once per process (settings do not change in one), so a test that changes them must clear this cache.
     shaping = (settings.PAGE_CACHE_RELEASE, settings.PUBLIC_PAGE_MAX_AGE, settings.PUBLIC_PAGE_STALE_SECONDS)
     digest = hashlib.sha256(repr(shaping).encode())
     sources = [*sorted((base / "templates").rglob("*.html")), *sorted((base / "articles").rglob("*.py"))]
@@ -205,7 +206,8 @@ def _public_page_at(request: HttpRequest) -> tuple[PublicPage, dict[str, Any]] |
 
 
 # Resolving the address is a tenth of serving a stored page; the URLconf is fixed in a process, so an
-# address resolves the same way every time (made-up addresses only evict, as None).
+# address resolves the same way every time. Made-up addresses (an unknown slug matches the article
+# pattern like a real one) can only evict others: 1,024 are kept.
 @functools.lru_cache(maxsize=1024)
 def _public_page_for(path_info: str) -> tuple[PublicPage, tuple[tuple[str, Any], ...]] | None:
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.signals import task_retry
 from django.core import mail
 from django.db import connection, transaction
 
@@ -78,13 +79,23 @@ def test_a_sweep_the_database_refused_runs_again_and_finishes(celery_worker: Any
     reference("bad", RETRACTED_DOI), reference("fine")
     approved(cast, text=citing("bad", "fine"))
     retract()
-    # Holds SQLite's write lock past the busy timeout: the worker's sweep waits, then is refused.
-    with transaction.atomic():
-        ReferenceCheck.objects.create(reference=Reference.objects.get(key="fine"), checker="other",
-                                      standing="clean", summary="Held.", run="held")  # fmt: skip
-        sweep = sweep_citations.delay()
-        time.sleep(connection.settings_dict["OPTIONS"]["timeout"] + 1)
-    progress = wait_for_sweep(sweep.get(timeout=60)["run"])
+    refusals: list[str] = []
+
+    def refused(sender: Any, reason: Any, **kwargs: Any) -> None:  # the worker runs in this process
+        refusals.append(f"{sender.name}: {reason}")
+
+    task_retry.connect(refused, weak=False)
+    try:
+        # Holds SQLite's write lock past the busy timeout: the worker's sweep waits, then is refused.
+        with transaction.atomic():
+            ReferenceCheck.objects.create(reference=Reference.objects.get(key="fine"), checker="other",
+                                          standing="clean", summary="Held.", run="held")  # fmt: skip
+            sweep = sweep_citations.delay()
+            time.sleep(connection.settings_dict["OPTIONS"]["timeout"] + 1)
+        progress = wait_for_sweep(sweep.get(timeout=60)["run"])
+    finally:
+        task_retry.disconnect(refused)
+    assert any(r.startswith("articles.tasks.sweep_citations") and "database is locked" in r for r in refusals), refusals
     assert (progress.batches, progress.done) == (1, 1)
     assert CitationAlert.objects.get().reference.key == "bad"
     assert ReferenceCheck.objects.filter(run=progress.run).count() == 2

@@ -310,14 +310,21 @@ def test_made_up_addresses_leave_nothing_in_the_cache(client: Any, article: Arti
     assert pages.get(f"gen:{page_cache.article_generation(article.slug)}") is not None
 
 
+@pytest.mark.parametrize("page", ["article", "index, remembered audience"])
 def test_a_stored_page_is_served_with_the_headers_of_a_rendered_one(
-    client: Any, article: Article, settings: Any
+    client: Any, article: Article, settings: Any, page: str
 ) -> None:
     """A stored page's headers are worked out once, as it is stored: they are those a page rendered for
-    the reader gets, plus Last-Modified (from the generations) and its own ETag."""
+    the reader gets, plus Last-Modified (from the generations) and its own ETag; a page that varies on the
+    audience cookie says so (Vary: Cookie) either way."""
+    path = url(article) if page == "article" else "/"
+    if page != "article":
+        client.cookies["audience"] = "clinician"
     settings.PAGE_CACHE_ENABLED = False
-    rendered = client.get(url(article))
+    rendered = client.get(path)
     settings.PAGE_CACHE_ENABLED = True
-    client.get(url(article))
-    stored = client.get(url(article))
+    client.get(path)
+    stored = client.get(path)
     assert {**stored.headers, "ETag": ""} == {**rendered.headers, "ETag": "", "Last-Modified": stored["Last-Modified"]}
+    assert ("Cookie" in stored["Vary"]) == (page != "article")
+    assert client.get(path, HTTP_IF_NONE_MATCH=stored["ETag"]).status_code == 304

@@ -91,7 +91,7 @@ def test_a_sweep_the_database_refused_runs_again_and_finishes(celery_worker: Any
             ReferenceCheck.objects.create(reference=Reference.objects.get(key="fine"), checker="other",
                                           standing="clean", summary="Held.", run="held")  # fmt: skip
             sweep = sweep_citations.delay()
-            time.sleep(connection.settings_dict["OPTIONS"]["timeout"] + 1)
+            time.sleep(connection.settings_dict["OPTIONS"]["timeout"] + 3)  # its write starts within 3 s
         progress = wait_for_sweep(sweep.get(timeout=60)["run"])
     finally:
         task_retry.disconnect(refused)

@@ -491,13 +491,7 @@ def reader_notices(article: Article) -> list[ReaderNotice]:
     publication = article.live_publication
     if publication is None or not getattr(article, "has_source_notice", True):
         return []  # the reader page's own query already said there is none (the usual case: no query)
-    alerts = CitationAlert.objects.filter(
-        article=article,
-        state__in=ACTIVE_STATES,
-        standing__in=[str(s) for s in READER_NOTICE],
-        # Re-approved without this source: the notice goes.
-        reference__in=publication.cited_references.all(),
-    ).select_related("reference")
+    alerts = _notice_alerts(article, publication.pk).select_related("reference")
     notices = []
     for alert in sorted(alerts, key=lambda a: (a.severity, a.pk)):
         what = NOTICE_WORDING[Standing(alert.standing)] + _when(alert.notice_date)
@@ -520,16 +514,19 @@ def has_reader_notice() -> Exists:
     Built once: Django copies an expression as it resolves it into a query, and building this one anew
     cost every uncached article page more than running it. The live publication's sources are read from
     the citation table alone (not joined through the library), which halves PostgreSQL's planning time."""
-    cited_by_live = Publication.cited_references.through.objects.filter(
-        publication_id=OuterRef(OuterRef("live_publication"))
-    )
-    return Exists(
-        CitationAlert.objects.filter(
-            article=OuterRef("pk"),
-            state__in=ACTIVE_STATES,
-            standing__in=[str(s) for s in READER_NOTICE],
-            reference_id__in=cited_by_live.values("reference_id"),
-        )
+    return Exists(_notice_alerts(OuterRef("pk"), OuterRef(OuterRef("live_publication"))))
+
+
+def _notice_alerts(article: Any, publication_id: Any) -> QuerySet[CitationAlert]:
+    """The alerts that put a notice before readers: unresolved, of a standing readers are told about, on a
+    source the live publication cites (re-approved without it, the notice goes). For an article and a
+    publication id, or for references to an outer query's."""
+    cited = Publication.cited_references.through.objects.filter(publication_id=publication_id)
+    return CitationAlert.objects.filter(
+        article=article,
+        state__in=ACTIVE_STATES,
+        standing__in=[str(s) for s in READER_NOTICE],
+        reference_id__in=cited.values("reference_id"),
     )
 
 
